@@ -1,0 +1,20 @@
+"""Scan data, one module per area: images.py (repositories, tags, images), sbom.py (layers,
+SBOMs, packages), runs.py (scan runs and the per-image ledger)."""
+
+from .images import Image, Repository, Tag
+from .runs import ImageScan, ImageScanStatus, ScanRun, ScanRunStatus, ScanTrigger
+from .sbom import Layer, Package, Sbom
+
+__all__ = [
+    "Image",
+    "ImageScan",
+    "ImageScanStatus",
+    "Layer",
+    "Package",
+    "Repository",
+    "Sbom",
+    "ScanRun",
+    "ScanRunStatus",
+    "ScanTrigger",
+    "Tag",
+]
