@@ -13,6 +13,9 @@ from django.test import Client
 from accounts.models import Organization, OrgRole
 from accounts.services import add_to_org, get_or_create_org
 
+# Fixture modules, one per area; each area adds its fixtures to its own module.
+pytest_plugins = ["tests.support.registry", "tests.support.layers", "tests.support.browser"]
+
 # Where tests leave screenshots and logs worth looking at.
 OUTPUT_DIR = Path(
     os.environ.get("REGSCAN_TEST_OUTPUT", Path(__file__).parent.parent / "test-output")

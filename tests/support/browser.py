@@ -1,0 +1,1 @@
+"""Playwright + Debian chromium fixtures (owned by the web-pages work)."""
