@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import sys
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandParser
@@ -36,7 +35,7 @@ class Command(BaseCommand):
         add_to_org(user, organization, OrgRole.ADMINS)
         summary = {"organization": organization.name, "admin": admin, "created_admin": created}
         if as_json:
-            sys.stdout.write(json.dumps(summary) + "\n")
+            self.stdout.write(json.dumps(summary))
         if created and not os.environ.get("REGSCAN_ADMIN_PASSWORD"):
             # Printed once, on creation only: it is stored nowhere else in clear.
             self.stderr.write(f"Created admin user {admin!r} with password: {password}")
