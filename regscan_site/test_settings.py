@@ -23,7 +23,11 @@ STORAGES = {
 
 # A file-backed SQLite test database, so worker processes started by a test (qcluster) can open
 # the same database as the test itself. PostgreSQL runs use the server's test database.
-from .settings import DATABASES, DATA_DIR  # noqa: E402
+from .settings import DATA_DIR, DATABASES  # noqa: E402
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}
+
+# Serve static/ straight from the finders (no collectstatic step in tests).
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True
