@@ -1,1 +1,194 @@
-"""Builders for layer tarballs from real content (owned by the scan-engine work)."""
+"""Builders of layers from real content (owned by the scan-engine work).
+
+Session fixtures (each skips with a reason when its tool or network is missing):
+
+- ``dpkg_root``: this machine's real ``/var/lib/dpkg/status`` and os-release as layer files,
+  with what ``dpkg-query`` says is installed.
+- ``pip_root``: ``pip install --target DIR --no-deps`` of pinned older releases (real dist-info).
+- ``npm_root``: ``npm install --prefix DIR`` of pinned versions (real package.json files).
+
+Plain helpers: ``files_from_dir`` (a directory as ``make_layer`` entries), ``raw_tar`` (a tar
+with members ``make_layer`` refuses to write: ``..`` and absolute names, devices, raw byte names),
+``apk_installed`` (an apk database in Alpine's format), ``stream_big_layer`` (a large layer
+written to a file in a streaming way, for memory measurements).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+__all__ = [
+    "PIP_PINS",
+    "NPM_PINS",
+    "RealRoot",
+    "apk_installed",
+    "files_from_dir",
+    "raw_tar",
+    "stream_big_layer",
+]
+
+PIP_PINS = {"urllib3": "1.26.5", "requests": "2.25.0"}
+NPM_PINS = {"lodash": "4.17.15", "minimist": "1.2.0"}
+
+
+@dataclass
+class RealRoot:
+    """Layer files (path -> bytes, no leading slash) and what the real tool says is in them."""
+
+    files: dict[str, bytes | tuple]
+    expected: set[tuple[str, ...]]
+
+
+def files_from_dir(directory: Path, prefix: str) -> dict[str, bytes]:
+    """Every regular file under ``directory`` as ``{prefix/relative path: bytes}``."""
+    files: dict[str, bytes] = {}
+    for path in sorted(directory.rglob("*")):
+        if path.is_file() and not path.is_symlink():
+            files[f"{prefix.strip('/')}/{path.relative_to(directory).as_posix()}"] = (
+                path.read_bytes()
+            )
+    return files
+
+
+def raw_tar(members: list[tuple[tarfile.TarInfo, bytes | None]]) -> bytes:
+    """An uncompressed tar of exactly these members (names are written as given)."""
+    buf = io.BytesIO()
+    with tarfile.open(
+        fileobj=buf, mode="w", format=tarfile.GNU_FORMAT, encoding="utf-8", errors="surrogateescape"
+    ) as tar:
+        for info, data in members:
+            if data is not None:
+                info.size = len(data)
+            tar.addfile(info, io.BytesIO(data) if data is not None else None)
+    return buf.getvalue()
+
+
+def member(name: str, kind: bytes = tarfile.REGTYPE, linkname: str = "") -> tarfile.TarInfo:
+    """A TarInfo with fixed metadata; ``kind`` is a tarfile type such as ``tarfile.CHRTYPE``."""
+    info = tarfile.TarInfo(name)
+    info.type = kind
+    info.mode = 0o644
+    info.linkname = linkname
+    return info
+
+
+def apk_installed(packages: list[dict[str, str]]) -> bytes:
+    """An apk ``installed`` database: one paragraph per package with the keys given
+    (``P`` name, ``V`` version, ``A`` arch, ``o`` origin, ...), as apk-tools writes it."""
+    paragraphs = []
+    for pkg in packages:
+        lines = [f"C:Q1{os.urandom(20).hex()[:27]}="]
+        lines += [f"{key}:{value}" for key, value in pkg.items()]
+        lines += ["F:usr", "R:placeholder"]
+        paragraphs.append("\n".join(lines) + "\n")
+    return "\n".join(paragraphs).encode() + b"\n"
+
+
+def stream_big_layer(path: Path, total_bytes: int, tail: dict[str, bytes], seed: int = 1) -> None:
+    """Write a plain tar of about ``total_bytes`` of pseudo-random files, then ``tail`` files,
+    to ``path`` without holding more than one 1 MB file in memory."""
+    rng = random.Random(seed)
+    written = 0
+    with tarfile.open(path, "w", format=tarfile.PAX_FORMAT) as tar:
+        i = 0
+        while written < total_bytes:
+            data = rng.randbytes(1 << 20)
+            info = tarfile.TarInfo(f"data/{i // 100:04d}/blob-{i:06d}.bin")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+            written += len(data)
+            i += 1
+        for name, data in tail.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+
+
+def _os_release_bytes() -> bytes:
+    for candidate in ("/etc/os-release", "/usr/lib/os-release"):
+        if os.path.exists(candidate):
+            return Path(candidate).read_bytes()
+    pytest.skip("this machine has no os-release file")
+
+
+@pytest.fixture(scope="session")
+def dpkg_root(tmp_path_factory) -> RealRoot:
+    """This machine's dpkg database. ``expected`` holds (package, version, source name, source
+    version) of every package dpkg-query reports as installed, read from a copy of the DB."""
+    if not shutil.which("dpkg-query") or not os.path.exists("/var/lib/dpkg/status"):
+        pytest.skip("dpkg-query or /var/lib/dpkg/status is missing")
+    admindir = tmp_path_factory.mktemp("dpkg-admin")
+    status = Path("/var/lib/dpkg/status").read_bytes()
+    (admindir / "status").write_bytes(status)
+    (admindir / "info").mkdir()
+    (admindir / "updates").mkdir()
+    fmt = "${db:Status-Status}\t${Package}\t${Version}\t${source:Package}\t${source:Version}\n"
+    out = subprocess.run(
+        ["dpkg-query", f"--admindir={admindir}", "-W", "-f", fmt],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    expected = {
+        tuple(line.split("\t")[1:]) for line in out.splitlines() if line.startswith("installed\t")
+    }
+    os_release = _os_release_bytes()
+    return RealRoot(
+        files={
+            "var/lib/dpkg/status": status,
+            "usr/lib/os-release": os_release,
+            "etc/os-release": ("symlink", "../usr/lib/os-release"),  # as on Debian
+        },
+        expected=expected,
+    )
+
+
+@pytest.fixture(scope="session")
+def pip_root(tmp_path_factory) -> RealRoot:
+    """Real dist-info directories from PyPI (needs network to PyPI); ``expected`` holds
+    (normalised name, version)."""
+    target = tmp_path_factory.mktemp("pip-target")
+    pins = [f"{name}=={version}" for name, version in PIP_PINS.items()]
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+        + ["--no-deps", "--no-compile", "--target", str(target), *pins],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if done.returncode != 0:
+        pytest.skip(f"pip install failed (is PyPI reachable?): {done.stderr[-500:]}")
+    return RealRoot(
+        files=files_from_dir(target, "usr/local/lib/python3.11/site-packages"),
+        expected=set(PIP_PINS.items()),
+    )
+
+
+@pytest.fixture(scope="session")
+def npm_root(tmp_path_factory) -> RealRoot:
+    """Real node_modules from the npm registry (needs network); ``expected`` holds
+    (name, version) of the pins."""
+    if not shutil.which("npm"):
+        pytest.skip("npm is missing")
+    prefix = tmp_path_factory.mktemp("npm-prefix")
+    pins = [f"{name}@{version}" for name, version in NPM_PINS.items()]
+    done = subprocess.run(
+        ["npm", "install", "--prefix", str(prefix), "--no-audit", "--no-fund", "--silent", *pins],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "npm_config_update_notifier": "false"},
+    )
+    if done.returncode != 0:
+        pytest.skip(f"npm install failed (is the npm registry reachable?): {done.stderr[-500:]}")
+    return RealRoot(files=files_from_dir(prefix, "app"), expected=set(NPM_PINS.items()))
