@@ -57,17 +57,50 @@ class ScanRun(models.Model):
     skipped_unchanged = models.PositiveIntegerField(default=0)
     scanned = models.PositiveIntegerField(default=0)
     failed = models.PositiveIntegerField(default=0)
+    reused = models.PositiveIntegerField(default=0, help_text="Tags whose SBOM was reused")
+    skipped = models.PositiveIntegerField(
+        default=0, help_text="Tags not scanned for any reason (see the ledger)"
+    )
     bytes_downloaded = models.BigIntegerField(default=0)
     error = models.TextField(blank=True)
     log = models.TextField(blank=True)
     analyzer_versions = models.JSONField(default=dict, blank=True)
+    listed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the listing and the ledger were written"
+    )
+    heartbeat_at = models.DateTimeField(
+        null=True, blank=True, help_text="Last progress; a run silent for too long is reaped"
+    )
+
+    ACTIVE = ("queued", "running")
 
     class Meta:
         ordering = ["-created_at"]
         get_latest_by = "created_at"
+        constraints = [
+            # A registry is never scanned twice at once: the database refuses a second active run.
+            models.UniqueConstraint(
+                fields=["registry"],
+                condition=models.Q(status__in=["queued", "running"]),
+                name="one_active_run_per_registry",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.registry} {self.trigger} {self.status}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE
+
+    @property
+    def images_done(self) -> int:
+        return self.scanned + self.reused + self.failed
+
+    @property
+    def progress(self) -> str:
+        """``"37/120 images"``: tags scanned, reused or failed out of those selected."""
+        return f"{self.images_done}/{self.selected} images"
 
 
 class ImageScan(models.Model):
@@ -88,11 +121,19 @@ class ImageScan(models.Model):
     reason = models.CharField(max_length=300, blank=True, help_text="Why it was skipped")
     error = models.TextField(blank=True)
     bytes_downloaded = models.BigIntegerField(default=0)
+    pushed_at = models.DateTimeField(null=True, blank=True)
+    deferred = models.BooleanField(
+        default=False,
+        help_text="Held back until the other images of the run are done (latest tags, "
+        "digests scanned earlier in the same run)",
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["run", "order"]
+        indexes = [models.Index(fields=["run", "status"])]
 
     def __str__(self) -> str:
         return f"{self.repository}:{self.tag} {self.status}"
