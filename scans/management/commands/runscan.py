@@ -1,0 +1,86 @@
+"""``manage.py runscan [--registry NAME ...] [--all] [--wait] [--json]``: same as Scan Now.
+
+Without ``--wait`` the runs go to the django-q2 cluster. With ``--wait`` each run is executed to
+the end in this process (the task functions called inline, images one after another).
+Exit codes: 0 all runs succeeded (or were queued), 1 an image failed or a registry was already
+being scanned, 2 bad arguments, 3 a registry could not be listed (unreachable, auth refused).
+"""
+
+from __future__ import annotations
+
+import json
+from argparse import ArgumentParser
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+from accounts.models import Organization
+from accounts.services import ensure_service_user
+from integrations.models import Registry
+from scans import orchestration
+from scans.models import ScanRunStatus, ScanTrigger
+
+
+class Command(BaseCommand):
+    help = "Scan registries now (the same as Scan Now)."
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        parser.add_argument("--registry", action="extend", nargs="+", default=[], metavar="NAME")
+        parser.add_argument("--all", action="store_true", help="Every enabled integration")
+        parser.add_argument("--org", help="Organization (default: the only one)")
+        parser.add_argument("--wait", action="store_true", help="Run to the end in this process")
+        parser.add_argument("--json", action="store_true")
+
+    def _registries(self, opts: dict) -> list[Registry]:
+        qs = Registry.objects.select_related("organization")
+        if opts["org"]:
+            org = Organization.objects.filter(name=opts["org"]).first()
+            if org is None:
+                raise CommandError(f"No organization named {opts['org']!r}.", returncode=2)
+            qs = qs.filter(organization=org)
+        if opts["all"]:
+            return list(qs.filter(enabled=True).order_by("organization__name", "name"))
+        if not opts["registry"]:
+            raise CommandError("Give --registry NAME ... or --all.", returncode=2)
+        found = []
+        for name in opts["registry"]:
+            matches = list(qs.filter(name=name))
+            if len(matches) != 1:
+                why = "No" if not matches else "More than one (give --org)"
+                raise CommandError(f"{why} integration named {name!r}.", returncode=2)
+            found.append(matches[0])
+        return found
+
+    def handle(self, *args: Any, **opts: Any) -> None:
+        docs, codes = [], [0]
+        for registry in self._registries(opts):
+            doc, code = self._scan(registry, wait=opts["wait"])
+            docs.append(doc)
+            codes.append(code)
+        if opts["json"]:
+            self.stdout.write(json.dumps(docs, indent=2))
+        code = max(codes)
+        if code:
+            raise CommandError("Some scans did not succeed (see above).", returncode=code)
+
+    def _scan(self, registry: Registry, *, wait: bool) -> tuple[dict, int]:
+        actor = ensure_service_user(registry.organization)
+        run, message = orchestration.request_scan(
+            registry, trigger=ScanTrigger.CLI, actor=actor, enqueue=not wait
+        )
+        self.stderr.write(message)
+        if run is None:
+            return {"registry": registry.name, "status": "busy", "error": message}, 1
+        if not wait:
+            return orchestration.run_report(run), 0
+        run = orchestration.run_inline(run)
+        doc = orchestration.run_report(run)
+        self.stderr.write(
+            f"{registry.name}: {run.status}; {run.scanned} scanned, {run.reused} reused, "
+            f"{run.failed} failed, {run.skipped} skipped" + (f" ({run.error})" if run.error else "")
+        )
+        if run.status == ScanRunStatus.SUCCEEDED:
+            return doc, 0
+        if run.status == ScanRunStatus.FAILED and run.listed_at is None:
+            return doc, 3  # nothing could be done: listing failed
+        return doc, 1
