@@ -11,6 +11,8 @@ Fixtures (skipped with a reason when the binary is missing):
   nothing on, ``.expires_in`` sets token lifetimes).
 - ``make_registry(tls=False, auth="htpasswd"|"token"|None)``: a fresh registry for this test
   (for catalog counts and anything that must not see other tests' repositories).
+- ``fault_proxy``: a :class:`FaultProxy` on 127.0.0.1 in front of ``registry`` that forwards
+  every request unless a rule answers it (errors, resets, stalls, redirects, bad content).
 
 Push helpers live on :class:`LocalRegistry` (``push_image``, ``push_index``, ``push_blob``,
 ``push_blob_file``, ``push_manifest_raw``, ``set_push_time``, ``delete_tag``); the image parts
@@ -30,7 +32,8 @@ import subprocess
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -52,7 +55,15 @@ from tests.support.oci_images import (
     make_index,
 )
 
-__all__ = ["LocalRegistry", "TokenServer", "free_port", "unique_repo"]
+__all__ = [
+    "FaultProxy",
+    "LocalRegistry",
+    "ProxyRequest",
+    "TokenServer",
+    "free_port",
+    "unique_repo",
+    "write_answer",
+]
 
 REGISTRY_BIN = "/usr/bin/docker-registry"
 SERVICE = "regscan-test-registry"
@@ -106,7 +117,9 @@ class TokenServer:
         self._x5c = base64.b64encode(der).decode()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}/token"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), daemon=True
+        )
         self._thread.start()
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
@@ -505,6 +518,150 @@ class LocalRegistry:
         shutil.rmtree(self._tag_dir(repo, tag))
 
 
+# --- A misbehaving stand-in in front of the registry -------------------------------------------
+
+
+@dataclass
+class ProxyRequest:
+    """What the :class:`FaultProxy` received (``headers`` keep their original case)."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes = b""
+
+
+# A rule's answer: (status, headers, body), or a callable that writes to the handler itself
+# (to reset the connection or stall), or None to forward the request to the registry.
+Answer = tuple[int, dict, bytes] | Callable[[BaseHTTPRequestHandler], None] | None
+
+
+class FaultProxy:
+    """An HTTP server on 127.0.0.1 that forwards to a :class:`LocalRegistry` unless a rule
+    answers first. ``rules`` are tried in order; ``seen`` records every request.
+
+    ``proxy.fail("GET", "/manifests/", 500, times=1)`` answers 500 once, then forwards."""
+
+    def __init__(self, upstream: LocalRegistry) -> None:
+        self.upstream = upstream
+        self.rules: list[Callable[[ProxyRequest], Answer]] = []
+        self.seen: list[ProxyRequest] = []
+        self._http = requests.Session()
+        self._http.trust_env = False
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        self.port = self._server.server_address[1]
+        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
+
+    @property
+    def host(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}"
+
+    def pull_auth(self, **overrides):
+        return self.upstream.pull_auth(**{"base_url": self.url, "verify": True, **overrides})
+
+    def client(self, **kwargs):
+        from integrations.providers.distribution import DistributionClient
+
+        return DistributionClient(self.pull_auth(), **kwargs)
+
+    def add(self, rule: Callable[[ProxyRequest], Answer]) -> None:
+        self.rules.append(rule)
+
+    def fail(
+        self,
+        method: str,
+        path_part: str,
+        status: int,
+        *,
+        times: int = 1,
+        headers: dict | None = None,
+        body: bytes = b"",
+    ) -> None:
+        """Answer ``status`` to the next ``times`` ``method`` requests whose path holds
+        ``path_part``."""
+        left = [times]
+
+        def rule(req: ProxyRequest) -> Answer:
+            if req.method == method and path_part in req.path and left[0] > 0:
+                left[0] -= 1
+                return status, dict(headers or {}), body
+            return None
+
+        self.add(rule)
+
+    def forward(self, req: ProxyRequest) -> tuple[int, dict, bytes]:
+        """Send ``req`` to the registry; return (status, headers, body)."""
+        headers = {k: v for k, v in req.headers.items() if k.lower() not in ("host", "connection")}
+        resp = self._http.request(
+            req.method,
+            self.upstream.url + req.path,
+            headers=headers,
+            data=req.body or None,
+            allow_redirects=False,
+            timeout=30,
+            verify=self.upstream.verify,
+        )
+        out = {
+            k: v
+            for k, v in resp.headers.items()
+            if k.lower() not in ("connection", "transfer-encoding", "content-length")
+        }
+        length = resp.headers.get("Content-Length", str(len(resp.content)))
+        out["Content-Length"] = length if req.method == "HEAD" else str(len(resp.content))
+        return resp.status_code, out, resp.content
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:
+                pass
+
+            def _handle(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                req = ProxyRequest(
+                    self.command, self.path, dict(self.headers.items()), self.rfile.read(length)
+                )
+                proxy.seen.append(req)
+                answer = None
+                for rule in list(proxy.rules):
+                    answer = rule(req)
+                    if answer is not None:
+                        break
+                if callable(answer):
+                    answer(self)
+                    return
+                status, headers, body = answer if answer is not None else proxy.forward(req)
+                write_answer(self, status, headers, b"" if self.command == "HEAD" else body)
+
+            do_GET = do_HEAD = do_PUT = do_POST = do_PATCH = do_DELETE = _handle
+
+        return Handler
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def write_answer(handler: BaseHTTPRequestHandler, status: int, headers: dict, body: bytes) -> None:
+    """Write a whole HTTP answer; ``Content-Length`` defaults to the body's length."""
+    try:
+        handler.send_response(status)
+        for key, value in headers.items():
+            handler.send_header(key, value)
+        if not any(k.lower() == "content-length" for k in headers):
+            handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(body)
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # the client gave up (a timeout test): nothing to do
+
+
 # --- Fixtures ------------------------------------------------------------------------------
 
 
@@ -572,3 +729,11 @@ def make_registry(tmp_path) -> Iterator[_Registries]:
 def repo_name() -> str:
     """A repository name no other test uses."""
     return unique_repo()
+
+
+@pytest.fixture
+def fault_proxy(registry) -> Iterator[FaultProxy]:
+    """A :class:`FaultProxy` in front of the shared ``registry`` (no rules yet)."""
+    proxy = FaultProxy(registry)
+    yield proxy
+    proxy.stop()
