@@ -3,17 +3,16 @@ and unit tests with the ``requests`` session swapped."""
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 
 import pytest
-import requests
 
 from integrations.crypto import Secret
 from integrations.providers.base import ProviderConfig, ProviderError
 from integrations.providers.dockerhub import DockerHubProvider
 from tests.support.oci_images import make_layer
-from tests.support.standins import assert_pulls
+from tests.support.standins import FakeSession, assert_pulls
+from tests.support.standins import json_response as response
 
 PAT = "dckr_pat_Zr8kQ2-secret-value"
 PUSHED = {
@@ -167,28 +166,6 @@ def test_a_timeout_is_a_transient_error(hub):
 
 
 # ---- unit tests: the requests session swapped ------------------------------------------------
-
-
-def response(status: int, body: object, headers: dict | None = None) -> requests.Response:
-    resp = requests.Response()
-    resp.status_code = status
-    resp._content = json.dumps(body).encode()
-    resp._content_consumed = True
-    resp.headers.update(headers or {})
-    return resp
-
-
-class FakeSession:
-    def __init__(self, answers: dict[str, list[requests.Response]]) -> None:
-        self.answers = answers
-        self.calls: list[tuple[str, str, dict]] = []
-
-    def request(self, method: str, url: str, **kwargs) -> requests.Response:
-        self.calls.append((method, url, kwargs))
-        for prefix, queue in self.answers.items():
-            if url.startswith(prefix) and queue:
-                return queue.pop(0)
-        raise AssertionError(f"unexpected request {method} {url}")
 
 
 def unit_provider(session: FakeSession, **overrides) -> DockerHubProvider:

@@ -30,10 +30,20 @@ from pathlib import Path
 from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
 import pytest
+import requests
 
 from tests.support.registry import LocalRegistry, make_cert
 
-__all__ = ["AcrStandIn", "ArtifactoryStandIn", "HubStandIn", "Reply", "StandIn"]
+__all__ = [
+    "AcrStandIn",
+    "ArtifactoryStandIn",
+    "FakeSession",
+    "HubStandIn",
+    "Reply",
+    "StandIn",
+    "assert_pulls",
+    "json_response",
+]
 
 MANIFEST_ACCEPT = ", ".join(
     [
@@ -692,6 +702,30 @@ def assert_pulls(
         with client.open_blob(repository, descriptor.digest) as blob:
             assert blob.read() == pushed.blobs[descriptor.digest]
     return resolved.digest
+
+
+def json_response(status: int, body: object, headers: dict | None = None) -> requests.Response:
+    resp = requests.Response()
+    resp.status_code = status
+    resp._content = json.dumps(body).encode()
+    resp._content_consumed = True
+    resp.headers.update(headers or {})
+    return resp
+
+
+class FakeSession:
+    """Swapped in for a provider's ``requests.Session``: answers by URL prefix, records calls."""
+
+    def __init__(self, answers: dict[str, list[requests.Response]]) -> None:
+        self.answers = answers
+        self.calls: list[tuple[str, str, dict]] = []
+
+    def request(self, method: str, url: str, **kwargs) -> requests.Response:
+        self.calls.append((method, url, kwargs))
+        for prefix, queue in self.answers.items():
+            if url.startswith(prefix) and queue:
+                return queue.pop(0)
+        raise AssertionError(f"unexpected request {method} {url}")
 
 
 # ---- fixtures ----------------------------------------------------------------------------------
