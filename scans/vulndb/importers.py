@@ -1,0 +1,513 @@
+"""Import OSV records, the CISA KEV catalog and FIRST EPSS scores into the database.
+
+Locations: OSV ``.json`` (one record or a list), ``.jsonl``, directories (recursive), ``.zip``
+archives (OSV's per-ecosystem ``all.zip``), gzip of any of these, ``http(s)://`` URLs of them,
+the KEV JSON and the EPSS CSV (``#model_version:...,score_date:...`` line, then
+``cve,epss,percentile``). The format is sniffed from the content, not the name; a file that is
+none of these raises :class:`ImportFormatError` naming it.
+
+Writes are in bulk, per batch of records: one query finds the stored versions, then
+``bulk_create``/``bulk_update`` the vulnerabilities and replace their ``Affected`` rows. A
+record is skipped when its ``modified`` is not newer than the stored one (records without
+``modified``, like the Alpine conversions, are compared by content hash instead).
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import io
+import json
+import logging
+import os
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import requests
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from .matchers import matcher_for_osv_ecosystem
+from .models import Affected, EpssScore, ImportSource, KevEntry, SourceKind, Vulnerability
+from .severity import severity_of
+
+__all__ = [
+    "ImportFormatError",
+    "SourceReport",
+    "SourceUnavailable",
+    "import_location",
+    "safe_source_name",
+]
+
+log = logging.getLogger(__name__)
+BATCH = 1000
+_RANGE_TYPES = {"ECOSYSTEM", "SEMVER"}
+_VULN_FIELDS = [
+    "aliases",
+    "upstream",
+    "related",
+    "summary",
+    "details",
+    "published",
+    "modified",
+    "withdrawn",
+    "severity",
+    "cvss_score",
+    "cvss_vector",
+    "references",
+    "database_specific",
+    "source",
+    "content_hash",
+    "imported_at",
+]
+_DIR_SUFFIXES = (".json", ".jsonl", ".zip", ".gz", ".csv")
+
+
+class ImportFormatError(ValueError):
+    """A location that is none of the supported formats (the CLI exits 2)."""
+
+
+class SourceUnavailable(RuntimeError):
+    """A location that could not be read at all: missing path, unreachable URL (exit 3)."""
+
+
+@dataclass
+class SourceReport:
+    source: str
+    kind: str = ""
+    records: int = 0
+    created: int = 0
+    updated: int = 0
+    skipped: int = 0
+    withdrawn: int = 0
+    ecosystems: set[str] = field(default_factory=set)
+    changed_keys: set[tuple[str, str]] = field(default_factory=set)
+    error: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "kind": self.kind,
+            "records": self.records,
+            "created": self.created,
+            "updated": self.updated,
+            "skipped": self.skipped,
+            "withdrawn": self.withdrawn,
+            "ecosystems": sorted(self.ecosystems),
+            "changed_packages": len(self.changed_keys),
+            "error": self.error,
+        }
+
+
+def safe_source_name(location: str) -> str:
+    """The location without credentials or query string (it is stored and printed)."""
+    if "://" not in location:
+        return location
+    parts = urlsplit(location)
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+def import_location(location: str, now: datetime | None = None) -> SourceReport:
+    """Import one path or URL and record it as an ImportSource.
+
+    Raises ImportFormatError (unknown format, named) or SourceUnavailable (cannot be read).
+    """
+    now = now or timezone.now()
+    report = SourceReport(source=safe_source_name(location))
+    if location.startswith(("http://", "https://")):
+        with _downloaded(location, report.source) as path:
+            _import_path(path, report.source, report, now)
+    else:
+        path = Path(location)
+        if not path.exists():
+            raise SourceUnavailable(f"{location}: no such file or directory")
+        _import_path(path, report.source, report, now)
+    _record_source(report, now)
+    return report
+
+
+class _downloaded:
+    """Context manager: download a URL to a temporary file named like the URL's last part."""
+
+    def __init__(self, url: str, name: str):
+        self.url, self.name, self.tmp = url, name, None
+
+    def __enter__(self) -> Path:
+        suffix = os.path.basename(urlsplit(self.url).path) or "download"
+        try:
+            response = requests.get(self.url, stream=True, timeout=settings.REGSCAN_REQUEST_TIMEOUT)
+        except requests.RequestException as exc:
+            # The exception text may repeat the URL with its credentials: name the type only.
+            raise SourceUnavailable(f"{self.name}: cannot connect ({type(exc).__name__})")
+        with response:
+            if response.status_code != 200:
+                raise SourceUnavailable(f"{self.name}: HTTP {response.status_code}")
+            self.tmp = tempfile.NamedTemporaryFile(suffix="-" + suffix, delete=False)
+            with self.tmp as out:
+                for chunk in response.iter_content(chunk_size=1 << 20):
+                    out.write(chunk)
+        return Path(self.tmp.name)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.tmp is not None:
+            os.unlink(self.tmp.name)
+
+
+def _import_path(path: Path, name: str, report: SourceReport, now: datetime) -> None:
+    if path.is_dir():
+        report.kind = SourceKind.OSV
+        _write_osv(_records_in_dir(path), name, report, now)
+        return
+    data = path.read_bytes()
+    kind, payload = _sniff(data, name)
+    report.kind = "osv" if kind.startswith("osv") else kind
+    if kind == "kev":
+        _write_kev(payload, report)
+    elif kind == "epss":
+        _write_epss(payload, report)
+    else:
+        _write_osv(_osv_records(kind, payload, name), name, report, now)
+
+
+def _sniff(data: bytes, name: str) -> tuple[str, Any]:
+    """Return ``(kind, payload)``: kind is osv-json, osv-jsonl, osv-zip, kev or epss."""
+    if data[:4] == b"PK\x03\x04":
+        return "osv-zip", data
+    if data[:2] == b"\x1f\x8b":
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError):
+            raise ImportFormatError(f"{name}: damaged gzip file")
+        return _sniff(data, name)
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ImportFormatError(f"{name}: not OSV JSON/JSONL/zip, a KEV catalog or an EPSS CSV")
+    head = text.lstrip()[:200].lower()
+    if head.startswith("#model_version") or head.startswith("cve,epss"):
+        return "epss", text
+    if head.startswith(("{", "[")):
+        return _sniff_json(text, name)
+    raise ImportFormatError(f"{name}: not OSV JSON/JSONL/zip, a KEV catalog or an EPSS CSV")
+
+
+def _sniff_json(text: str, name: str) -> tuple[str, Any]:
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError:
+        return "osv-jsonl", text  # validated record by record
+    if isinstance(doc, dict) and isinstance(doc.get("vulnerabilities"), list):
+        if "catalogVersion" in doc or "Known Exploited" in str(doc.get("title", "")):
+            return "kev", doc
+    if isinstance(doc, dict) and _looks_osv(doc):
+        return "osv-json", [doc]
+    if isinstance(doc, list) and doc and all(isinstance(r, dict) and _looks_osv(r) for r in doc):
+        return "osv-json", doc
+    raise ImportFormatError(f"{name}: JSON that is neither an OSV record nor a KEV catalog")
+
+
+def _looks_osv(doc: dict[str, Any]) -> bool:
+    return isinstance(doc.get("id"), str) and ("affected" in doc or "modified" in doc)
+
+
+def _osv_records(kind: str, payload: Any, name: str) -> Iterator[dict[str, Any]]:
+    if kind == "osv-json":
+        yield from payload
+    elif kind == "osv-jsonl":
+        yield from _jsonl(payload, name)
+    else:
+        yield from _records_in_zip(payload, name)
+
+
+def _jsonl(text: str, name: str) -> Iterator[dict[str, Any]]:
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            raise ImportFormatError(f"{name}: line {lineno} is not JSON")
+        if not isinstance(record, dict) or not _looks_osv(record):
+            raise ImportFormatError(f"{name}: line {lineno} is not an OSV record")
+        yield record
+
+
+def _records_in_zip(data: bytes, name: str) -> Iterator[dict[str, Any]]:
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile:
+        raise ImportFormatError(f"{name}: damaged zip archive")
+    with archive:
+        for info in archive.infolist():
+            if info.is_dir() or not info.filename.endswith((".json", ".jsonl")):
+                continue
+            member = f"{name}:{info.filename}"
+            kind, payload = _sniff(archive.read(info), member)
+            if not kind.startswith("osv"):
+                raise ImportFormatError(f"{member}: not an OSV record")
+            yield from _osv_records(kind, payload, member)
+
+
+def _records_in_dir(root: Path) -> Iterator[dict[str, Any]]:
+    # Only files with a data suffix are read: OSV repositories also hold READMEs and scripts.
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for filename in sorted(filenames):
+            if not filename.endswith(_DIR_SUFFIXES):
+                continue
+            path = Path(dirpath) / filename
+            kind, payload = _sniff(path.read_bytes(), str(path))
+            if not kind.startswith("osv"):
+                raise ImportFormatError(f"{path}: a {kind} file inside an OSV directory")
+            yield from _osv_records(kind, payload, str(path))
+
+
+# --- OSV ---
+
+
+def _write_osv(records, source: str, report: SourceReport, now: datetime) -> None:
+    batch: list[dict[str, Any]] = []
+    for record in records:
+        batch.append(record)
+        if len(batch) >= BATCH:
+            _write_osv_batch(batch, source, report, now)
+            batch = []
+    if batch:
+        _write_osv_batch(batch, source, report, now)
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else timezone.make_aware(parsed, timezone.utc)
+
+
+def _vulnerability(record: dict[str, Any], source: str, now: datetime) -> Vulnerability:
+    label, score, vector = severity_of(record)
+    return Vulnerability(
+        osv_id=record["id"],
+        aliases=list(record.get("aliases") or []),
+        upstream=list(record.get("upstream") or []),
+        related=list(record.get("related") or []),
+        summary=str(record.get("summary") or "")[:2000],
+        details=str(record.get("details") or ""),
+        published=_parse_time(record.get("published")),
+        modified=_parse_time(record.get("modified")),
+        withdrawn=_parse_time(record.get("withdrawn")),
+        severity=label,
+        cvss_score=score,
+        cvss_vector=vector,
+        references=list(record.get("references") or []),
+        database_specific=record.get("database_specific") or {},
+        source=source,
+        content_hash=hashlib.sha256(
+            json.dumps(record, sort_keys=True, separators=(",", ":")).encode()
+        ).hexdigest(),
+        imported_at=now,
+    )
+
+
+def _affected_rows(record: dict[str, Any]) -> list[tuple[str, str, str, list, list]]:
+    rows = []
+    for entry in record.get("affected") or []:
+        package = entry.get("package") or {}
+        ecosystem, name = package.get("ecosystem"), package.get("name")
+        if not ecosystem or not name:
+            continue  # GIT-only entries name a repository, not a package
+        ranges = [r for r in entry.get("ranges") or [] if r.get("type") in _RANGE_TYPES]
+        versions = [str(v) for v in entry.get("versions") or []]
+        if not ranges and not versions:
+            continue
+        matcher = matcher_for_osv_ecosystem(ecosystem)
+        normalized = matcher.normalize_name(name) if matcher else name
+        rows.append((ecosystem, name, normalized, ranges, versions))
+    return rows
+
+
+def _is_newer(new: Vulnerability, old: Vulnerability) -> bool:
+    if new.modified and old.modified:
+        return new.modified > old.modified
+    return new.content_hash != old.content_hash
+
+
+def _write_osv_batch(batch, source: str, report: SourceReport, now: datetime) -> None:
+    latest: dict[str, tuple[Vulnerability, list]] = {}
+    for record in batch:
+        report.records += 1
+        vuln = _vulnerability(record, source, now)
+        previous = latest.get(vuln.osv_id)
+        if previous is None or _is_newer(vuln, previous[0]):
+            latest[vuln.osv_id] = (vuln, _affected_rows(record))
+    existing = {
+        v.osv_id: v
+        for v in Vulnerability.objects.filter(osv_id__in=list(latest)).only(
+            "id", "osv_id", "modified", "content_hash"
+        )
+    }
+    creates, updates = [], []
+    for osv_id, (vuln, rows) in latest.items():
+        old = existing.get(osv_id)
+        if old is not None and not _is_newer(vuln, old):
+            report.skipped += 1
+            continue
+        if old is not None:
+            vuln.pk = old.pk
+        (updates if old is not None else creates).append((vuln, rows))
+    report.skipped += len(batch) - len(latest)  # the same id twice in one batch
+    _save(creates, updates, report)
+
+
+def _save(creates, updates, report: SourceReport) -> None:
+    with transaction.atomic():
+        Vulnerability.objects.bulk_create([v for v, _ in creates], batch_size=500)
+        Vulnerability.objects.bulk_update([v for v, _ in updates], _VULN_FIELDS, batch_size=500)
+        new_ids = dict(
+            Vulnerability.objects.filter(osv_id__in=[v.osv_id for v, _ in creates]).values_list(
+                "osv_id", "id"
+            )
+        )
+        update_pks = [v.pk for v, _ in updates]
+        old = Affected.objects.filter(vulnerability_id__in=update_pks)
+        report.changed_keys.update(old.values_list("ecosystem", "normalized_name"))
+        old.delete()
+        rows = []
+        for vuln, affected in [*creates, *updates]:
+            pk = vuln.pk or new_ids[vuln.osv_id]
+            for ecosystem, name, normalized, ranges, versions in affected:
+                rows.append(
+                    Affected(
+                        vulnerability_id=pk,
+                        ecosystem=ecosystem,
+                        name=name,
+                        normalized_name=normalized,
+                        ranges=ranges,
+                        versions=versions,
+                    )
+                )
+                report.changed_keys.add((ecosystem, normalized))
+                report.ecosystems.add(ecosystem)
+        Affected.objects.bulk_create(rows, batch_size=1000)
+    report.created += len(creates)
+    report.updated += len(updates)
+    report.withdrawn += sum(1 for v, _ in [*creates, *updates] if v.withdrawn)
+
+
+# --- KEV and EPSS ---
+
+
+def _date(value: Any) -> date | None:
+    try:
+        return date.fromisoformat(str(value)[:10]) if value else None
+    except ValueError:
+        return None
+
+
+def _write_kev(doc: dict[str, Any], report: SourceReport) -> None:
+    entries = {}
+    for item in doc["vulnerabilities"]:
+        cve = str(item.get("cveID", "")).strip()
+        if not cve:
+            continue
+        entries[cve] = KevEntry(
+            cve=cve,
+            vendor=str(item.get("vendorProject", ""))[:200],
+            product=str(item.get("product", ""))[:200],
+            name=str(item.get("vulnerabilityName", ""))[:500],
+            date_added=_date(item.get("dateAdded")),
+            due_date=_date(item.get("dueDate")),
+            ransomware=str(item.get("knownRansomwareCampaignUse", ""))[:30],
+            required_action=str(item.get("requiredAction", "")),
+        )
+    report.records = len(entries)
+    with transaction.atomic():
+        before = set(KevEntry.objects.values_list("cve", flat=True))
+        # The catalog is published whole: entries CISA removed are removed here too.
+        KevEntry.objects.exclude(cve__in=list(entries)).delete()
+        KevEntry.objects.bulk_create(
+            list(entries.values()),
+            batch_size=1000,
+            update_conflicts=True,
+            unique_fields=["cve"],
+            update_fields=[
+                "vendor",
+                "product",
+                "name",
+                "date_added",
+                "due_date",
+                "ransomware",
+                "required_action",
+            ],
+        )
+    report.created = len(set(entries) - before)
+    report.updated = len(entries) - report.created
+
+
+def _epss_meta(line: str) -> dict[str, str]:
+    meta = {}
+    for part in line.lstrip("#").split(","):
+        key, _, value = part.partition(":")
+        meta[key.strip()] = value.strip()
+    return meta
+
+
+def _write_epss(text: str, report: SourceReport) -> None:
+    lines = text.splitlines()
+    meta = _epss_meta(lines[0]) if lines and lines[0].startswith("#") else {}
+    body = lines[1:] if meta else lines
+    score_date, model = _date(meta.get("score_date")), meta.get("model_version", "")
+    reader = csv.DictReader(body)
+    if not reader.fieldnames or not {"cve", "epss", "percentile"} <= set(reader.fieldnames):
+        raise ImportFormatError(f"{report.source}: EPSS CSV without cve,epss,percentile header")
+    rows: list[EpssScore] = []
+    for row in reader:
+        try:
+            rows.append(
+                EpssScore(
+                    cve=row["cve"].strip(),
+                    score=float(row["epss"]),
+                    percentile=float(row["percentile"]),
+                    score_date=score_date,
+                    model_version=model[:50],
+                )
+            )
+        except (TypeError, ValueError):
+            raise ImportFormatError(f"{report.source}: bad EPSS row {reader.line_num}")
+    with transaction.atomic():
+        EpssScore.objects.bulk_create(
+            rows,
+            batch_size=2000,
+            update_conflicts=True,
+            unique_fields=["cve"],
+            update_fields=["score", "percentile", "score_date", "model_version"],
+        )
+    report.records = report.updated = len(rows)
+
+
+def _record_source(report: SourceReport, now: datetime) -> None:
+    changed = report.created + report.updated > 0
+    defaults = {
+        "kind": report.kind,
+        "ecosystems": sorted(report.ecosystems),
+        "last_imported_at": now,
+        "records": report.records,
+        "created": report.created,
+        "updated": report.updated,
+        "skipped": report.skipped,
+        "error": report.error,
+    }
+    if changed:
+        defaults["last_changed_at"] = now
+    ImportSource.objects.update_or_create(name=report.source[:1000], defaults=defaults)
