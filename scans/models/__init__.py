@@ -2,8 +2,10 @@
 SBOMs, packages), runs.py (scan runs and the per-image ledger)."""
 
 from .images import Image, Repository, Tag
+from .k8s import ContainerType, DiscoveredScanStatus, RunningImage  # noqa: F401  (Kubernetes discovery)
 from .runs import ImageScan, ImageScanStatus, ScanRun, ScanRunStatus, ScanTrigger
 from .sbom import Layer, Package, Sbom
+from .triage import AcceptanceScope, RiskAcceptance  # noqa: F401  (web pages: risk acceptance)
 
 __all__ = [
     "Image",

@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+import pytest
+
+from .factories import make_finding, make_image, make_registry, make_run
+
+pytestmark = pytest.mark.django_db
+
+
+def test_every_page_renders(owner_client, org):
+    reg = make_registry(org, name="prod")
+    make_run(reg)
+    image = make_image(reg)
+    finding = make_finding(image)
+    for url in [
+        "/",
+        "/integrations/",
+        "/findings/",
+        f"/findings/{finding.pk}/",
+        "/vulnerabilities/CVE-2024-0001/",
+        "/acceptances/",
+        "/images/",
+        f"/images/{image.pk}/",
+        "/integrations/add/oci/",
+        f"/integrations/{reg.pk}/edit/",
+    ]:
+        response = owner_client.get(url)
+        assert response.status_code == 200, (url, response.content[:3000])
