@@ -584,25 +584,24 @@ def scan_tag(scan: ImageScan) -> ImageOutcome:
 
 
 def _pull_and_scan(registry: Registry, scan: ImageScan) -> ImageOutcome:
-    """Pull the tag's manifest(s) and layers through the provider and build the SBOM(s)."""
+    """Pull the tag's manifest(s) and layers through the provider and build the SBOM(s).
+
+    The listed digest is pulled (not the tag), so what is scanned is what was selected."""
     from integrations.services import provider_for
 
     from . import services
 
-    provider = provider_for(registry)
-    client = provider.distribution()
-    images = services.scan_reference(
+    client = provider_for(registry).distribution()
+    images = services.scan_registry_reference(
         client, registry, scan.repository, scan.digest or scan.tag, limits=services.limits()
     )
     _sync_findings(images)
-    return ImageOutcome(
-        ImageScanStatus.SCANNED, list(images), getattr(client, "bytes_downloaded", 0)
-    )
+    return ImageOutcome(ImageScanStatus.SCANNED, list(images), client.bytes_downloaded)
 
 
 def _sync_findings(images: list) -> None:
     """Match the images' SBOMs against the vulnerability database (findings per image)."""
-    from scans.vulndb import api
+    from . import services
 
     for image in images:
-        api.sync_findings(image)
+        services.sync_findings(image)
