@@ -17,6 +17,7 @@ Three stages, used by ``manage.py k8sdiscover``:
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import re
 from collections.abc import Iterator
@@ -529,52 +530,72 @@ def _already_scanned(row: RunningImage) -> bool:
 def scan_discovered_image(running_image_id: int) -> str:
     """django-q2 task: scan the image of one RunningImage; return its final ``scan_status``.
 
-    Pulls ``host/repository@digest`` (or the tag when no digest is known) anonymously, or with
-    the credentials of the Private integration covering the host. The outcome (``scanned`` or
-    ``failed`` with the error) is written to every row of the same registry and reference, so a
-    digest running in many places is scanned once. Never raises for scan errors.
+    Pulls ``repository@digest`` (or the tag when no digest is known). A Private integration
+    covering the host pulls through its provider (its credentials, endpoint, CA bundle; ECR and
+    ACR tokens included) and the images are recorded under it; otherwise the image is pulled
+    anonymously with ``scans.services.scan_reference`` (plain http allowed for loopback hosts,
+    as docker and containerd do). The outcome (``scanned``, or ``failed`` with the error) is
+    written to every row of the same registry and digest, so a digest running in many places
+    is scanned once. Never raises for scan errors.
     """
     row = RunningImage.objects.select_related("registry", "organization").get(pk=running_image_id)
-    siblings = RunningImage.objects.filter(registry=row.registry_id)
-    siblings = siblings.filter(digest=row.digest) if row.digest else siblings.filter(pk=row.pk)
     try:
-        from scans.services import scan_reference
-
-        scan_reference(
-            row.organization,
-            row.pull_reference,
-            access=RegistryAccess.SYSTEM_MANAGED,
-            discovered_via=f"k8sdiscover --cluster {row.cluster}",
-            **pull_options(row.registry),
-        )
-    except Exception as exc:  # any failure is recorded on the row, never raised into the queue
-        logger.warning("k8s scan of %s failed: %s", row.pull_reference, exc)
-        siblings.update(scan_status=DiscoveredScanStatus.FAILED, scan_error=str(exc)[:2000])
-        return DiscoveredScanStatus.FAILED
-    siblings.update(
-        scan_status=DiscoveredScanStatus.SCANNED, scan_error="", scanned_at=timezone.now()
+        errors = _scan_row(row)
+        status = DiscoveredScanStatus.SCANNED
+    except Exception as exc:  # any failure is recorded on the rows, never raised into the queue
+        errors = [str(exc) or type(exc).__name__]
+        status = DiscoveredScanStatus.FAILED
+        logger.warning("k8s scan of %s failed: %s", row.pull_reference, errors[0])
+    _siblings(row).update(
+        scan_status=status,
+        scan_error="; ".join(errors)[:2000],
+        scanned_at=timezone.now() if status == DiscoveredScanStatus.SCANNED else None,
     )
-    return DiscoveredScanStatus.SCANNED
+    return status
 
 
-def pull_options(registry: Registry) -> dict[str, Any]:
-    """Keyword arguments of ``scan_reference`` for pulling from ``registry``.
+def _scan_row(row: RunningImage) -> list[str]:
+    """Scan ``row``'s image; return the errors of platforms that failed ([] = all scanned).
 
-    An occurrence (System-managed, Public/Manual) pulls anonymously. A Private integration
-    pulls with its provider's ``pull_auth()`` (ECR and ACR tokens included): Basic/token
-    credentials, and the integration's CA bundle or insecure switch.
-    """
-    if registry.access != RegistryAccess.PRIVATE:
-        return {}
-    from integrations.services import provider_for
+    Raises on errors that stop the whole scan (bad reference, registry unusable)."""
+    from scans import services
 
-    auth = provider_for(registry).pull_auth()
-    options: dict[str, Any] = {"username": auth.username, "password": auth.password}
-    if isinstance(auth.verify, str):
-        options["ca_bundle"] = auth.verify
-    elif auth.verify is False or registry.insecure:
-        options["insecure"] = True
-    return options
+    if row.registry.access == RegistryAccess.PRIVATE:
+        from integrations.services import provider_for
+
+        client = provider_for(row.registry).distribution()
+        images = services.scan_registry_reference(
+            client,
+            row.registry,
+            row.repository,
+            row.digest or row.tag,
+            limits=services.default_limits(),
+        )
+        for image in images:
+            services.sync_findings(image)
+        return []
+    results = services.scan_reference(
+        row.organization,
+        row.pull_reference,
+        insecure=_is_loopback(row.registry.url),
+        access=RegistryAccess.SYSTEM_MANAGED,
+        discovered_via=f"k8sdiscover --cluster {row.cluster}",
+    )
+    errors = [f"{r.platform or r.digest}: {r.error}" for r in results if r.error]
+    if results and len(errors) == len(results):
+        raise RuntimeError("; ".join(errors))
+    return errors
+
+
+def _is_loopback(host: str) -> bool:
+    """Docker and containerd pull from loopback registries over plain http too."""
+    name = host[1 : host.find("]")] if host.startswith("[") else host.split(":", 1)[0]
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
 
 
 # --- Running in cluster, for findings and priority ---

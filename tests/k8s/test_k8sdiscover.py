@@ -55,6 +55,7 @@ def test_it_records_running_images_and_system_managed_registries(org):
         "no_longer_running": 0,
         "registries": 4,
         "queued": 0,
+        "scans_failed": 0,
         "errors": 0,
     }
     registries = Registry.objects.filter(organization=org)

@@ -68,12 +68,17 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps(report, indent=2))
         else:
             self._print_table(report)
+        problems = []
         if extraction.errors:
-            raise CommandError(
+            problems.append(
                 f"{len(extraction.errors)} container image(s) could not be read and were "
-                "skipped; the rest was recorded",
-                returncode=1,
+                "skipped; the rest was recorded"
             )
+        failed = report["counts"]["scans_failed"]
+        if failed:
+            problems.append(f"{failed} image scan(s) failed (see scan_error)")
+        if problems:
+            raise CommandError("; ".join(problems), returncode=1)
 
     def _print_table(self, report: dict[str, Any]) -> None:
         for image in report["images"]:
@@ -128,11 +133,12 @@ def _report(
     org: Organization, cluster: str, extraction: Extraction, result: DiscoveryResult
 ) -> dict[str, Any]:
     # Read the scan states after queueing: with a synchronous queue the scans have finished.
-    states = dict(
-        RunningImage.objects.filter(pk__in=[row.pk for row, _ in result.images]).values_list(
-            "pk", "scan_status"
-        )
-    )
+    states = {
+        pk: (status, error)
+        for pk, status, error in RunningImage.objects.filter(
+            pk__in=[row.pk for row, _ in result.images]
+        ).values_list("pk", "scan_status", "scan_error")
+    }
     images = [
         {
             "reference": row.reference,
@@ -150,7 +156,8 @@ def _report(
             "container": row.container_name,
             "container_type": row.container_type,
             "new": created,
-            "scan": states.get(row.pk, ""),
+            "scan": states[row.pk][0],
+            "scan_error": states[row.pk][1],
         }
         for row, created in result.images
     ]
@@ -182,6 +189,8 @@ def _report(
             "no_longer_running": len(gone),
             "registries": len(registries),
             "queued": len(result.queued),
+            # Scans queued by this run that already failed (a synchronous queue runs them inline).
+            "scans_failed": sum(1 for pk in result.queued if states[pk][0] == "failed"),
             "errors": len(extraction.errors),
         },
     }
