@@ -7,6 +7,9 @@ import hashlib
 import io
 import re
 import tarfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -195,6 +198,7 @@ def test_tls_registry_fails_clearly_without_its_ca_bundle(tls_registry):
     assert tls_registry.password not in str(exc.value)
 
 
+@pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
 def test_tls_verification_can_be_switched_off(tls_registry):
     DistributionClient(tls_registry.pull_auth(verify=False)).ping()
 
@@ -243,3 +247,37 @@ def test_token_without_pull_permission_names_the_repository(token_registry, repo
     client = token_registry.client()
     with pytest.raises(ProviderError, match=f"lack pull permission on repository {repo_name}"):
         client.head_manifest(repo_name, "v1")
+
+
+def test_concurrent_requests_are_capped_per_registry(fault_proxy, repo_name):
+    fault_proxy.upstream.push_image(repo_name, "v1", [LAYER])
+    lock, in_flight, peak = threading.Lock(), [0], [0]
+
+    def slow_heads(req):
+        if req.method != "HEAD":
+            return None
+        with lock:
+            in_flight[0] += 1
+            peak[0] = max(peak[0], in_flight[0])
+        time.sleep(0.05)
+        with lock:
+            in_flight[0] -= 1
+        return None  # then forward to the registry
+
+    fault_proxy.add(slow_heads)
+    client = fault_proxy.client(max_concurrency=2)
+    client.ping()
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        digests = set(pool.map(lambda _: client.head_manifest(repo_name, "v1").digest, range(16)))
+    assert len(digests) == 1
+    assert 1 <= peak[0] <= 2  # never more than the cap (8 threads were asking)
+
+
+def test_a_blob_read_and_a_nested_request_share_one_slot(registry, repo_name):
+    digest = registry.push_image(repo_name, "v1", [LAYER])
+    built = registry.images[digest]
+    client = registry.client(max_concurrency=1)
+    with client.open_blob(repo_name, built.layer_digests[0]) as blob:
+        config = client.get_config(repo_name, built.config_digest)  # would deadlock otherwise
+        assert blob.read() == built.blobs[built.layer_digests[0]]
+    assert config["architecture"] == "amd64"
