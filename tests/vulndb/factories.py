@@ -86,8 +86,8 @@ def debian11_packages(openssl: str = "1.1.1n-0+deb11u3") -> list[dict]:
 
 def alpine311_packages() -> list[dict]:
     return [
-        pkg("libcrypto1.1", "1.1.1d-r3", "apk", "openssl"),
-        pkg("libssl1.1", "1.1.1d-r3", "apk", "openssl"),
+        pkg("libcrypto1.1", "1.1.1d-r2", "apk", "openssl"),
+        pkg("libssl1.1", "1.1.1d-r2", "apk", "openssl"),
         pkg("zlib", "1.2.11-r3", "apk", "zlib"),
         pkg("musl", "1.1.24-r0", "apk", "musl"),
     ]

@@ -144,9 +144,11 @@ def _range_affects(matcher: Matcher, v: Version, rng: dict[str, Any]) -> bool:
         return False
     vulnerable = False
     for parsed, _order, kind in _sorted_events(points):
-        if kind == "introduced" and (parsed is None or v >= parsed):
+        # Only < and > are used: univers' Alpine (Gentoo) versions define __lt__/__gt__ but
+        # inherit a string-based __ge__/__le__ ("1.29.3-r9" >= "1.29.3-r10" is True there).
+        if kind == "introduced" and (parsed is None or not v < parsed):
             vulnerable = True
-        elif kind == "fixed" and v >= parsed:
+        elif kind == "fixed" and not v < parsed:
             vulnerable = False
         elif kind == "last_affected" and v > parsed:
             vulnerable = False
