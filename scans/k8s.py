@@ -45,6 +45,8 @@ __all__ = [
     "parse_image_reference",
     "record_discovery",
     "running_digests",
+    "running_digests_by_org",
+    "running_in_cluster_q",
     "scan_discovered_image",
 ]
 
@@ -319,6 +321,7 @@ def _container(container, ctype, digests, out, where, namespace):
     image = container.get("image") if isinstance(container, dict) else None
     try:
         ref = parse_image_reference(image if isinstance(image, str) else "")
+        ref.host  # noqa: B018  (a registry host regscan cannot use is reported here too)
     except ValueError as exc:
         out.errors.append(
             {
@@ -432,7 +435,16 @@ def record_discovery(
     gone.exclude(pk__in=seen_ids).update(still_running=False)
     if queue_scans:
         result.queued = _queue_scans(result.images)
+    if result.gone or any(created for _, created in result.images):
+        _recompute_priority(org)
     return result
+
+
+def _recompute_priority(org: Organization) -> None:
+    """What runs changed: findings' priorities ("running in cluster") are recomputed."""
+    from scans.vulndb.services import recompute_priority
+
+    recompute_priority(org_id=org.pk)
 
 
 def _upsert(org, cluster, registry, seen: SeenContainer, now) -> tuple[RunningImage, bool]:
@@ -606,6 +618,17 @@ def running_digests(org: Organization) -> set[str]:
         .exclude(digest="")
         .values_list("digest", flat=True)
     )
+
+
+def running_digests_by_org(org_id: int | None = None) -> dict[int, set[str]]:
+    """Like :func:`running_digests`, for one organization id or all: ``{org_id: digests}``."""
+    rows = RunningImage.objects.filter(still_running=True).exclude(digest="")
+    if org_id is not None:
+        rows = rows.filter(organization_id=org_id)
+    result: dict[int, set[str]] = {}
+    for org, digest in rows.values_list("organization_id", "digest").distinct():
+        result.setdefault(org, set()).add(digest)
+    return result
 
 
 def running_in_cluster_q(digest_path: str, index_digest_path: str | None, org_path: str) -> Exists:

@@ -279,6 +279,17 @@ def test_it_refuses_documents_that_are_not_kubernetes_json(text, problem):
         load_document(text)
 
 
+def test_an_unusable_registry_port_is_reported():
+    doc = load_document(
+        '{"kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": ['
+        '{"name": "a", "image": "reg.example.com:1234567/app"}, {"name": "b", "image": "app"}]}}'
+    )
+    extraction = extract_containers(doc)
+    assert [c.container_name for c in extraction.containers] == ["b"]
+    assert extraction.errors[0]["container"] == "a"
+    assert "Not a registry host" in extraction.errors[0]["error"]
+
+
 def test_objects_without_a_pod_spec_are_reported():
     doc = load_document(
         '{"kind": "List", "items": [{"kind": "Pod", "metadata": {"name": "p"}}, 7]}'

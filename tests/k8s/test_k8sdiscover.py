@@ -10,7 +10,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from integrations.models import Registry, RegistryAccess
-from scans.k8s import annotate_running, running_digests
+from scans.k8s import annotate_running, running_digests, running_digests_by_org
 from scans.models import Image, RunningImage
 
 from .test_extract import APP, BUSYBOX, ECR_API, ENVOY, MIGRATE, NGINX, NODEEXP, REPORT
@@ -279,3 +279,21 @@ def test_it_reads_stdin_and_prints_a_table(org):
     assert code == 0, err
     assert "CronJob/nightly-report" in out and "localhost:5000/batch/report:latest" in out
     assert "2 running image(s) (2 new)" in err
+
+
+def test_running_digests_by_org(org, other_org):
+    discover("pod.json", "--org", "acme", "--no-scan")
+    discover("cronjobs.json", "--org", "globex", "--no-scan")  # no digests known there
+    assert running_digests_by_org() == {org.pk: {ECR_API, MIGRATE}}
+    assert running_digests_by_org(other_org.pk) == {}
+
+
+def test_priorities_are_recomputed_when_what_runs_changes(org, monkeypatch):
+    calls = []
+    monkeypatch.setattr(
+        "scans.vulndb.services.recompute_priority", lambda org_id: calls.append(org_id)
+    )
+    discover("pod.json", "--no-scan")
+    discover("pod.json", "--no-scan")  # nothing changed
+    discover("cronjobs.json", "--no-scan")  # new rows, and the pod's rows are gone
+    assert calls == [org.pk, org.pk]
