@@ -13,6 +13,7 @@ scanned last and a shared digest is pulled once.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import time
 from collections.abc import Callable
@@ -164,8 +165,9 @@ def list_registry(registry: Registry, provider: Provider | None = None) -> Listi
         for t in Tag.objects.filter(repository__registry=registry).select_related("repository")
     }
     states, infos = [], {}
+    takes_known = "known" in inspect.signature(provider.tags).parameters
     for repo in kept:
-        for info in provider.tags(repo):
+        for info in _tags(provider, repo, stored, takes_known):
             old = stored.get((repo, info.tag))
             pushed, source = _pushed_at(info, old, now)
             infos[(repo, info.tag)] = (info, pushed, source)
@@ -183,6 +185,19 @@ def list_registry(registry: Registry, provider: Provider | None = None) -> Listi
         policy.Decision(name, "", None, policy.SKIP, policy.FILTERED_REPO) for name in dropped
     ]
     return Listing(states, repo_skips, kept, infos)
+
+
+def _tags(provider: Provider, repo: str, stored: dict, takes_known: bool):
+    """The provider's tags of ``repo``; providers that accept ``known`` (plain OCI, whose push
+    dates cost a manifest and config fetch) get the push dates stored for known digests."""
+    if not takes_known:
+        return provider.tags(repo)
+    known = {
+        t.digest: (t.pushed_at, t.pushed_at_source or None)
+        for (name, _), t in stored.items()
+        if name == repo and t.digest and t.pushed_at
+    }
+    return provider.tags(repo, known=known)
 
 
 def list_tag_states(
