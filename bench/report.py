@@ -26,7 +26,8 @@ def print_table(ctx: Context, out=sys.stdout) -> None:
     """Print a Markdown table (figure, metric, value, goal, met); the README takes it as is."""
     rows = [("figure", "metric", "value", "goal", "")]
     rows += [
-        (r["figure"], r["metric"], str(r["value"]), r["goal"], _mark(r["met"])) for r in ctx.rows
+        (r["figure"], r["metric"], " ".join(str(r["value"]).split()), r["goal"], _mark(r["met"]))
+        for r in ctx.rows
     ]
     widths = [max(len(r[i]) for r in rows) for i in range(5)]
     for n, row in enumerate(rows):
