@@ -28,6 +28,7 @@ import email.utils
 import hashlib
 import io
 import json
+import logging
 import random
 import re
 import threading
@@ -43,6 +44,8 @@ import urllib3
 
 from . import netguard
 from .base import ProviderError, PullAuth
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "ACCEPT_MANIFESTS",
@@ -498,9 +501,15 @@ class DistributionClient:
             except (requests.ConnectionError, requests.Timeout) as exc:
                 if attempt >= self.retries:
                     raise self._network_error(exc) from None
-                self._sleep(backoff_delay(attempt, self.backoff))
+                self._retry_wait(method, url, type(exc).__name__, attempt, None)
                 attempt += 1
                 continue
+            except requests.RequestException as exc:
+                raise ProviderError(
+                    f"cannot send a request to {self.host} ({type(exc).__name__}): check the "
+                    "registry URL",
+                    permanent=True,
+                ) from None
             if resp.status_code == 401 and not reauthed and self._reauthenticate(resp, scope):
                 reauthed = True
                 resp.close()
@@ -510,10 +519,21 @@ class DistributionClient:
                 if attempt >= self.retries or (wait or 0) > MAX_RETRY_AFTER:
                     return resp
                 resp.close()
-                self._sleep(backoff_delay(attempt, self.backoff, wait))
+                self._retry_wait(method, url, str(resp.status_code), attempt, wait)
                 attempt += 1
                 continue
             return resp
+
+    def _retry_wait(
+        self, method: str, url: str, why: str, attempt: int, retry_after: float | None
+    ) -> None:
+        delay = backoff_delay(attempt, self.backoff, retry_after)
+        # The path only: a query string may hold a pre-signed storage signature.
+        log.info(
+            "%s %s%s: %s, retry %d/%d in %.1f s",
+            method, self.host, urlsplit(url).path, why, attempt + 1, self.retries, delay,
+        )  # fmt: skip
+        self._sleep(delay)
 
     def _follow(
         self, method: str, url: str, headers: dict, *, kind: str, stream: bool
@@ -578,7 +598,7 @@ class DistributionClient:
                 buf += chunk
                 if len(buf) > limit:
                     raise ProviderError(f"{what} is larger than {limit} bytes", permanent=True)
-        except (requests.ConnectionError, requests.Timeout, urllib3.exceptions.HTTPError) as exc:
+        except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
             raise self._network_error(exc) from None
         return bytes(buf)
 
@@ -732,7 +752,9 @@ class DistributionClient:
             permission = f"permission to list the catalog of {self.host}"
         if status == 401 and (challenge.get("error") == "insufficient_scope" or "DENIED" in codes):
             return ProviderError(
-                f"401: the credentials lack {permission or 'access'}", permanent=True
+                f"401: the credentials lack {permission or 'access'}"
+                + (" (or it does not exist)" if repository else ""),
+                permanent=True,
             )
         if status == 401:
             return ProviderError(self._auth_failed_text(), permanent=True)
@@ -914,15 +936,17 @@ class _BlobReader(io.RawIOBase):
             stream=True,
         )
         if resp.status_code not in (200, 206):
+            error = client._error(resp, "blob", self._repository, self._digest)
             resp.close()
-            raise client._error(resp, "blob", self._repository, self._digest)
-        skip = self._offset
-        if resp.status_code == 206 and resp.headers.get("Content-Range", "").startswith(
-            f"bytes {self._offset}-"
-        ):
-            skip = 0
-        if resp.status_code == 200 and resp.headers.get("Content-Length", "").isdigit():
-            self._length = int(resp.headers["Content-Length"])
+            raise error
+        skip, start = self._offset, 0
+        if resp.status_code == 206:
+            if not resp.headers.get("Content-Range", "").startswith(f"bytes {self._offset}-"):
+                resp.close()
+                raise ProviderError(f"{client.host} answered a resumed download with another range")
+            skip, start = 0, self._offset
+        if resp.headers.get("Content-Length", "").isdigit():
+            self._length = start + int(resp.headers["Content-Length"])
         while skip:  # the server ignored Range: read past what we already have
             chunk = resp.raw.read(min(skip, 1 << 20), decode_content=False)
             if not chunk:
@@ -963,7 +987,12 @@ class _BlobReader(io.RawIOBase):
         self._resp.close()
         if attempt >= self._client.retries:
             raise self._client._network_error(exc) from None
-        self._client._sleep(backoff_delay(attempt, self._client.backoff))
+        delay = backoff_delay(attempt, self._client.backoff)
+        log.info(
+            "blob %s from %s broke off after %d bytes (%s); resuming in %.1f s",
+            self._digest[:19], self._client.host, self._offset, type(exc).__name__, delay,
+        )  # fmt: skip
+        self._client._sleep(delay)
         self._resp = self._open()
         return attempt + 1
 

@@ -103,6 +103,17 @@ def test_a_real_short_retry_after_is_really_waited(fault_proxy, image):
     assert len(heads) == 3  # the 401 challenge, the 429, the success
 
 
+def test_a_retry_after_beyond_a_minute_is_reported_not_slept(fault_proxy, image, sleeps):
+    repo, _ = image
+    fault_proxy.fail("HEAD", "/manifests/v1", 429, headers={"Retry-After": "3600"})
+    with pytest.raises(ProviderError) as exc:
+        fault_proxy.client(sleep=sleeps).head_manifest(repo, "v1")
+    assert (
+        str(exc.value) == f"{fault_proxy.host} is rate limiting requests (429); retry after 3600 s"
+    )
+    assert not exc.value.permanent and sleeps == []
+
+
 def test_500_then_success_backs_off(fault_proxy, image, sleeps):
     repo, built = image
     fault_proxy.fail("GET", "/manifests/v1", 500, times=2)
