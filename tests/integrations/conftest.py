@@ -7,5 +7,6 @@ from tests.support.standins import (  # noqa: F401 (fixtures)
     acr_standin,
     artifactory_standin,
     hub_standin,
+    standin_tls_dir,
     standins,
 )
