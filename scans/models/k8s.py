@@ -69,6 +69,7 @@ class RunningImage(models.Model):
         max_length=20, choices=DiscoveredScanStatus.choices, default="", blank=True
     )
     scan_error = models.TextField(blank=True)
+    scan_queued_at = models.DateTimeField(null=True, blank=True)
     scanned_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

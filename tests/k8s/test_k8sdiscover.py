@@ -297,3 +297,21 @@ def test_priorities_are_recomputed_when_what_runs_changes(org, monkeypatch):
     discover("pod.json", "--no-scan")  # nothing changed
     discover("cronjobs.json", "--no-scan")  # new rows, and the pod's rows are gone
     assert calls == [org.pk, org.pk]
+
+
+def test_lost_scan_tasks_are_queued_again_and_failed_ones_retried(org, queued):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    discover("pods.json")
+    assert len(queued) == 7
+    queued.clear()
+    recent = timezone.now() - timedelta(minutes=5)
+    RunningImage.objects.update(scan_queued_at=recent)
+    assert discover("pods.json")["counts"]["queued"] == 0
+    # Queued long before django-q2's retries could still be running: the task was lost.
+    RunningImage.objects.filter(digest=NGINX).update(scan_queued_at=recent - timedelta(days=1))
+    RunningImage.objects.filter(digest=ENVOY).update(scan_status="failed")
+    discover("pods.json")
+    assert {RunningImage.objects.get(pk=pk).digest for _, pk in queued} == {NGINX, ENVOY}
