@@ -16,6 +16,7 @@ The seams: :attr:`AcrProvider.client` (the SDK client) and :attr:`AcrProvider.cr
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable, Iterator
 from functools import cached_property
 from typing import Any, TypeVar
@@ -50,8 +51,6 @@ class _BasicAuthPolicy(SansIOHTTPPolicy):
         self._secret = secret
 
     def on_request(self, request: Any) -> None:
-        import base64
-
         pair = f"{self._username}:{self._secret.reveal()}".encode()
         request.http_request.headers.setdefault(
             "Authorization", "Basic " + base64.b64encode(pair).decode()

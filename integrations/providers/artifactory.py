@@ -174,8 +174,9 @@ class ArtifactoryProvider(Provider):
 
     def _paged(self, url_for, key: str, *, what: str) -> Iterator[str]:
         """Yield ``key`` items of every page: ``Link: <...>; rel="next"`` or ``n``/``last``."""
-        url = url_for("")
-        while url:
+        url, seen = url_for(""), set()
+        while url and url not in seen:  # a server ignoring `last` must not loop us forever
+            seen.add(url)
             response = self._get(url, what=what)
             items = response.json().get(key) or []
             yield from items

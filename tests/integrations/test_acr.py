@@ -300,3 +300,22 @@ def test_the_endpoint_gets_https_and_an_acr_token_pulls_with_basic():
 def test_it_declares_its_fields():
     assert AcrProvider.secret_fields() == ("secret",)
     assert "AcrPull" in AcrProvider.prerequisites
+
+
+@pytest.mark.slow
+def test_a_rescan_lists_tags_without_any_manifest_request(acr):
+    _registry, standin, digests = acr
+    provider = sp_provider(standin)
+    list(provider.tags("app"))  # the first scan exchanges the Entra ID token
+    before = len(standin.requests)
+
+    tags = list(provider.tags("app"))
+
+    routes = [(r.method, r.route) for r in standin.requests[before:]]
+    # The SDK answers each call's 401 challenge again (with its cached refresh token).
+    assert routes == [
+        ("GET", "/acr/v1/app/_tags"),
+        ("POST", "/oauth2/token"),
+        ("GET", "/acr/v1/app/_tags"),
+    ]
+    assert {t.tag: t.digest for t in tags} == digests

@@ -264,3 +264,22 @@ def test_pull_auth_uses_the_artifactory_host():
 def test_a_repository_name_needs_its_key():
     with pytest.raises(ProviderError, match="<repository key>/<image>"):
         list(unit_provider(FakeSession({})).tags("app"))
+
+
+@pytest.mark.slow
+def test_a_rescan_costs_one_storage_request_per_tag_and_no_manifest_request(artifactory):
+    _registry, standin, digests = artifactory
+    provider = make_provider(standin, repositories=("docker-local",))
+    before = len(standin.requests)
+
+    tags = list(provider.tags("docker-local/app"))
+
+    routes = [r.route for r in standin.requests[before:]]
+    assert routes == [
+        "/artifactory/api/docker/docker-local/v2/app/tags/list",
+        "/artifactory/api/storage/docker-local/app/1.0/manifest.json",
+        "/artifactory/api/storage/docker-local/app/1.1/manifest.json",
+        "/artifactory/api/storage/docker-local/app/multi/manifest.json",  # 404: an index
+        "/artifactory/api/storage/docker-local/app/multi/list.manifest.json",
+    ]
+    assert {t.tag: t.digest for t in tags} == digests

@@ -3,7 +3,7 @@ and unit tests with the ``requests`` session swapped."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -265,3 +265,39 @@ def test_pull_auth_points_at_docker_hub_with_the_token():
 def test_it_declares_its_fields_and_keeps_the_token_secret():
     assert DockerHubProvider.secret_fields() == ("secret",)
     assert "Read-only" in DockerHubProvider.prerequisites
+
+
+@pytest.mark.slow
+def test_a_rescan_lists_tags_with_one_api_request_and_no_manifest_request(hub):
+    _registry, standin, digests = hub
+    provider = make_provider(standin)
+    list(provider.tags("acme/app"))  # the first scan logs in
+    before = len(standin.requests)
+
+    tags = list(provider.tags("acme/app"))
+
+    routes = [r.route for r in standin.requests[before:]]
+    assert routes == ["/v2/namespaces/acme/repositories/app/tags"]  # 1 request for 3 tags
+    assert {t.tag: t.digest for t in tags} == digests  # digests without touching the registry
+
+
+def test_retry_after_accepts_seconds_and_http_dates():
+    from email.utils import format_datetime
+
+    from integrations.providers._rest import retry_after_seconds
+
+    later = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=120)
+    assert retry_after_seconds("7") == 7.0
+    assert 100 < retry_after_seconds(format_datetime(later, usegmt=True)) <= 120
+    assert retry_after_seconds("soon") is None and retry_after_seconds(None) is None
+
+
+def test_a_retry_after_beyond_a_minute_fails_at_once_as_transient():
+    hub = "https://hub.docker.com/v2/auth/token"
+    session = FakeSession({hub: [response(429, {}, {"Retry-After": "3600"})]})
+
+    with pytest.raises(ProviderError) as caught:
+        unit_provider(session).check()
+
+    assert not caught.value.permanent and "3600 s" in caught.value.message
+    assert len(session.calls) == 1

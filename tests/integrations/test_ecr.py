@@ -341,3 +341,20 @@ def test_an_unknown_region_is_named():
 def test_it_declares_its_fields():
     assert EcrProvider.secret_fields() == ("secret",)
     assert "ecr:DescribeImages" in EcrProvider.prerequisites
+
+
+@pytest.mark.slow
+def test_a_rescan_lists_tags_with_one_api_request(ecr, moto_url):
+    _registry, digests = ecr
+    provider = make_provider(moto_url)
+    sent = []
+    provider.client.meta.events.register(
+        "before-send.ecr", lambda request, **_: sent.append(request.headers["X-Amz-Target"])
+    )
+
+    tags = list(provider.tags("app"))
+
+    assert [target.decode() if isinstance(target, bytes) else target for target in sent] == [
+        "AmazonEC2ContainerRegistry_V20150921.DescribeImages"
+    ]
+    assert {t.tag: t.digest for t in tags} == {**digests, "latest": digests["1.1"]}
