@@ -8,7 +8,6 @@ both finish with the same single row; at worst a layer is analyzed twice, never 
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import warnings
 from dataclasses import dataclass, field
@@ -303,29 +302,32 @@ def _record_tag(repository: Repository, name: str, digest: str, images: list[Ima
         tag.images.add(*images)
 
 
-# --- Vulnerability database (optional until scans.vulndb.api exists) ---------------------------
-
-
-def vulndb_available() -> bool:
-    """True when the vulnerability database's API module is installed."""
-    return importlib.util.find_spec("scans.vulndb.api") is not None
+# --- Vulnerability database ---------------------------------------------------------------------
 
 
 def sync_findings(image: Image) -> None:
-    """Match ``image``'s SBOM against the vulnerability DB (no-op before it exists)."""
-    if vulndb_available():
-        from scans.vulndb import api
-
-        api.sync_findings(image)
-
-
-def findings_for(image: Image) -> list[dict]:
-    """The finding objects (DESIGN.md CLI keys) of ``image``; [] before the DB exists."""
-    if not vulndb_available() or image.sbom is None:
-        return []
+    """Create/resolve ``image``'s Finding rows from its SBOM (scans.vulndb)."""
     from scans.vulndb import api
 
-    return api.match_sbom(image.sbom)
+    api.sync_findings(image)
+
+
+def findings_for(image: Image, image_ref: str) -> tuple[list[dict], list[str]]:
+    """The finding objects (DESIGN.md CLI keys) of ``image`` named ``image_ref``, and the
+    coverage warnings (data sets with no data, so "no findings" means "unknown")."""
+    if image.sbom is None:
+        return [], []
+    from scans.vulndb import api
+
+    matches = api.match_sbom(image.sbom)
+    return [m.as_dict(image_ref, image.digest) for m in matches], list(matches.coverage_warnings)
+
+
+def vulnerability_data_as_of():
+    """When vulnerability data was last imported (None: never, so findings are unknown)."""
+    from scans.vulndb import api
+
+    return api.data_as_of()
 
 
 # --- Clients ------------------------------------------------------------------------------------

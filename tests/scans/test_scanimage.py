@@ -193,3 +193,54 @@ def test_a_hostile_image_exits_3_with_the_reason(org, registry, repo_name, monke
     assert "pointing outside the root" in err
     assert "pointing outside the root" in json.loads(out)[0]["error"]
     assert not Image.objects.filter(digest=json.loads(out)[0]["digest"]).exists()
+
+
+# GHSA-v845-jxx5-vc9f (CVE-2023-43804), as published in OSV for PyPI urllib3 (trimmed).
+URLLIB3_ADVISORY = {
+    "id": "GHSA-v845-jxx5-vc9f",
+    "modified": "2024-02-16T08:17:51Z",
+    "published": "2023-10-02T23:22:34Z",
+    "aliases": ["CVE-2023-43804"],
+    "summary": "`Cookie` HTTP header isn't stripped on cross-origin redirects",
+    "severity": [{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:H/PR:N/UI:R/S:U/C:H/I:H/A:N"}],
+    "affected": [
+        {
+            "package": {"ecosystem": "PyPI", "name": "urllib3"},
+            "ranges": [
+                {"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "1.26.17"}]},
+                {"type": "ECOSYSTEM", "events": [{"introduced": "2.0.0"}, {"fixed": "2.0.6"}]},
+            ],
+        }
+    ],
+}
+
+
+def test_findings_and_fail_on(registry, org, app_image, monkeypatch, tmp_path):
+    from scans.vulndb import api
+
+    advisory = tmp_path / "GHSA-v845-jxx5-vc9f.json"
+    advisory.write_text(json.dumps(URLLIB3_ADVISORY))
+    report = api.import_sources([str(advisory)])
+    assert not report.format_errors
+    out, err, code = scanimage(
+        registry, app_image, "--json", "--fail-on", "medium", monkeypatch=monkeypatch
+    )
+    assert code == 1, err
+    findings = json.loads(out)[0]["findings"]
+    urllib3 = [f for f in findings if f["package"] == "urllib3"]
+    assert [(f["vulnerability"], f["version"], f["fixed_version"]) for f in urllib3] == [
+        ("GHSA-v845-jxx5-vc9f", "1.26.5", "1.26.17")
+    ]
+    assert {"image", "digest", "purl", "aliases", "severity", "cvss_score", "kev", "epss"} <= set(
+        urllib3[0]
+    )
+    # The CVSS 3.1 vector above scores 6.8: medium, so --fail-on high is not met.
+    assert (urllib3[0]["severity"], urllib3[0]["cvss_score"]) == ("medium", 6.8)
+    _, err, code = scanimage(
+        registry, app_image, "--json", "--fail-on", "high", monkeypatch=monkeypatch
+    )
+    assert code == 0, err
+    sarif = json.loads(
+        scanimage(registry, app_image, "--format", "sarif", monkeypatch=monkeypatch)[0]
+    )
+    assert "GHSA-v845-jxx5-vc9f" in {r["ruleId"] for r in sarif["runs"][0]["results"]}

@@ -118,8 +118,10 @@ class Command(BaseCommand):
                 self.stderr.write(f"Skipped {where}: {why}")
             if r.error:
                 self.stderr.write(f"{r.reference.name} ({r.platform or r.digest}): {r.error}")
-        if not services.vulndb_available():
-            self.stderr.write("No vulnerability database installed yet: packages only.")
+        if services.vulnerability_data_as_of() is None:
+            self.stderr.write(
+                "No vulnerability data imported yet (run importvulns): packages only."
+            )
         if results and len(failed) == len(results):
             raise CommandError("No image could be scanned (see above).", returncode=3)
         if failed:
@@ -132,14 +134,15 @@ def _report(result: services.ImageResult) -> dict:
     """The CLI contract's per-platform object (plus ``error`` and ``warnings``)."""
     image = result.image
     sbom = image.sbom if image else None
+    findings, coverage = services.findings_for(image, result.reference.name) if image else ([], [])
     report: dict = {
         "image": result.reference.name,
         "digest": result.digest,
         "platform": result.platform,
         "os": {"id": sbom.os_id, "version": sbom.os_version} if sbom else {"id": "", "version": ""},
         "packages": [_package(p) for p in sbom.packages.all()] if sbom else [],
-        "findings": services.findings_for(image) if image else [],
-        "warnings": list(sbom.warnings) if sbom else [],
+        "findings": findings,
+        "warnings": (list(sbom.warnings) if sbom else []) + coverage,
     }
     if result.error:
         report["error"] = result.error
