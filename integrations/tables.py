@@ -101,6 +101,7 @@ class RegistryTable(tables.Table):
         attrs = {"class": "table registry-table", "id": "registry-table"}
         row_attrs = {
             "data-registry": lambda record: record.pk,
+            "data-name": lambda record: record.name,
             "data-running": lambda record: (
                 "1" if record.last_run_status in ("queued", "running") else None
             ),

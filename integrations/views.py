@@ -215,7 +215,7 @@ def _wizard(
         request.session.pop(key, None)
     draft = request.session.get(key) or _initial_draft(registry)
     ctx: dict[str, Any] = {
-        "provider": cls, "kind": kind, "registry": registry, "step": step, "draft": draft,
+        "provider": {"label": cls.label, "prerequisites": cls.prerequisites}, "kind": kind, "registry": registry, "step": step, "draft": draft,
         "steps": [(s, label, _step_url(kind, registry, s)) for s, label in STEPS],
         "has_secret": bool(draft["secret"] or (registry and registry.has_secret)),
     }  # fmt: skip
@@ -297,6 +297,10 @@ def _preview(
     from scans.policy import preview
 
     candidate = _as_registry(request.organization, kind, draft, registry)
+    if candidate.pk is None:
+        # A new integration has no scan history; the policy reads history by registry, and
+        # no row has pk -1, so the preview sees an empty history without saving anything.
+        candidate.pk = -1
     try:
         decisions = preview(candidate)
     except ProviderError as exc:

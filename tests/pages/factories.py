@@ -13,7 +13,7 @@ from scans.models import Image, Repository, ScanRun, Tag
 FIXED_NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
 
 
-def make_registry(org: Any, **overrides: Any) -> Registry:
+def add_registry(org: Any, **overrides: Any) -> Registry:
     fields = {
         "name": f"reg-{Registry.objects.count() + 1}",
         "provider": "oci",

@@ -2,13 +2,13 @@ from __future__ import annotations
 
 import pytest
 
-from .factories import make_finding, make_image, make_registry, make_run
+from .factories import add_registry, make_finding, make_image, make_run
 
 pytestmark = pytest.mark.django_db
 
 
 def test_every_page_renders(owner_client, org):
-    reg = make_registry(org, name="prod")
+    reg = add_registry(org, name="prod")
     make_run(reg)
     image = make_image(reg)
     finding = make_finding(image)

@@ -48,16 +48,37 @@ def browser() -> Iterator[object]:
             chromium.close()
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Keep each phase's report on the test item, so ``page`` can tell a failed test."""
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"_regscan_{report.when}", report)
+
+
 @pytest.fixture
-def page(browser, live_server) -> Iterator[object]:
-    """A fresh browser page (own cookies) whose relative URLs go to ``live_server``."""
+def page(request, browser, live_server) -> Iterator[object]:
+    """A fresh browser page (own cookies) whose relative URLs go to ``live_server``.
+
+    When the test fails, the page as it was is saved as ``failure.png`` in the test's output
+    folder (see ``output_dir`` in tests/conftest.py)."""
     context = browser.new_context(
         base_url=live_server.url, viewport={"width": 1440, "height": 900}, locale="en-US"
     )
     context.set_default_timeout(15_000)
+    from tests.conftest import OUTPUT_DIR
+
+    (OUTPUT_DIR / request.node.name / "failure.png").unlink(missing_ok=True)
     pg = context.new_page()
     try:
         yield pg
+        report = getattr(request.node, "_regscan_call", None)
+        if report is not None and report.failed:
+            from tests.conftest import OUTPUT_DIR
+
+            folder = OUTPUT_DIR / request.node.name
+            folder.mkdir(parents=True, exist_ok=True)
+            screenshot(pg, folder, "failure")
     finally:
         context.close()
 
