@@ -100,6 +100,13 @@ class EcrProvider(Provider):
 
     def _session(self) -> boto3.Session:
         config = self.config
+        if config.username and not config.secret:
+            # boto3 would silently fall back to the ambient credentials.
+            raise ProviderError(
+                "Enter the secret access key that belongs to the access key ID, or clear both "
+                "to use the server's own AWS identity.",
+                permanent=True,
+            )
         session = boto3.Session(
             aws_access_key_id=config.username or None,
             aws_secret_access_key=(config.secret.reveal() or None) if config.username else None,

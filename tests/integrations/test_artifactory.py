@@ -283,3 +283,18 @@ def test_a_rescan_costs_one_storage_request_per_tag_and_no_manifest_request(arti
         "/artifactory/api/storage/docker-local/app/multi/list.manifest.json",
     ]
     assert {t.tag: t.digest for t in tags} == digests
+
+
+def test_an_unreachable_host_is_a_transient_error_naming_the_cause():
+    from tests.support.registry import free_port
+
+    provider = ArtifactoryProvider(
+        ProviderConfig(url=f"http://127.0.0.1:{free_port()}", username="ci", secret=Secret(TOKEN))
+    )
+    provider.api.max_attempts = 1
+
+    with pytest.raises(ProviderError) as caught:
+        provider.check()
+
+    assert not caught.value.permanent
+    assert "cannot connect to Artifactory: connection refused" in caught.value.message

@@ -358,3 +358,12 @@ def test_a_rescan_lists_tags_with_one_api_request(ecr, moto_url):
         "AmazonEC2ContainerRegistry_V20150921.DescribeImages"
     ]
     assert {t.tag: t.digest for t in tags} == {**digests, "latest": digests["1.1"]}
+
+
+def test_an_access_key_without_its_secret_is_refused():
+    provider = EcrProvider(ProviderConfig(region=REGION, username="AKIAIOSFODNN7EXAMPLE"))
+
+    with pytest.raises(ProviderError, match="secret access key") as caught:
+        list(provider.repositories())
+
+    assert caught.value.permanent
