@@ -319,3 +319,16 @@ def test_a_rescan_lists_tags_without_any_manifest_request(acr):
         ("GET", "/acr/v1/app/_tags"),
     ]
     assert {t.tag: t.digest for t in tags} == digests
+
+
+def test_it_picks_the_azure_identity_credential_from_the_settings():
+    from azure.identity import ClientSecretCredential, DefaultAzureCredential
+
+    service_principal = ProviderConfig(
+        url="r.azurecr.io", tenant_id="t", client_id="c", secret=Secret(SP_SECRET)
+    )
+    managed_identity = ProviderConfig(url="r.azurecr.io", client_id="c")
+
+    assert isinstance(AcrProvider(service_principal).credential, ClientSecretCredential)
+    assert isinstance(AcrProvider(managed_identity).credential, DefaultAzureCredential)
+    assert SP_SECRET not in repr(AcrProvider(service_principal).config)

@@ -367,3 +367,13 @@ def test_an_access_key_without_its_secret_is_refused():
         list(provider.repositories())
 
     assert caught.value.permanent
+
+
+@pytest.mark.slow
+def test_ambient_credentials_are_used_without_an_access_key(ecr, moto_url, monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAAMBIENTEXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "ambient-secret")
+    provider = make_provider(moto_url, username="", secret=Secret(""))
+
+    assert sorted(provider.repositories()) == ["app", "web"]
+    assert provider._session().get_credentials().access_key == "AKIAAMBIENTEXAMPLE"
