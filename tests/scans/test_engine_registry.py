@@ -5,8 +5,10 @@ across layers, a two-platform index, zstd and uncompressed layers, and the layer
 from __future__ import annotations
 
 import platform
+import threading
 
 import pytest
+from django.db import connection
 
 from scans.engine.analyzers import analyzer_versions
 from scans.models import Layer, Sbom
@@ -165,3 +167,42 @@ def test_an_sbom_is_reused_and_an_analyzer_bump_reanalyzes(registry, repo_name):
     assert bumped.pk == first.pk and len(spy.opened) == 1
     assert bumped.packages.count() == 1
     assert Layer.objects.get().analyzer_versions == analyzer_versions()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_scans_sharing_a_layer_store_each_digest_once(registry, repo_name):
+    status = b"".join(
+        f"Package: p{i}\nStatus: install ok installed\nVersion: 1.{i}\n\n".encode()
+        for i in range(50)
+    )
+    base = make_layer({"var/lib/dpkg/status": status})
+    digests = [
+        registry.push_image(repo_name, tag, [base, make_layer({f"{tag}.txt": tag.encode()})])
+        for tag in ("a", "b")
+    ]
+    barrier = threading.Barrier(6)
+    sbom_ids: list[int] = []
+    errors: list[BaseException] = []
+
+    def worker(tag: str) -> None:
+        try:
+            client = registry.client()
+            barrier.wait()
+            sbom_ids.extend(s.pk for s in scan(registry, repo_name, tag, client))
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, args=(tag,)) for tag in "ababab"]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert len(set(sbom_ids)) == 2
+    assert sorted(Sbom.objects.values_list("digest", flat=True)) == sorted(digests)
+    layer_digests = {d for digest in digests for d in registry.images[digest].layer_digests}
+    assert Layer.objects.filter(digest__in=layer_digests).count() == 3
+    for sbom in Sbom.objects.all():
+        assert sbom.packages.count() == 50

@@ -84,11 +84,12 @@ def test_it_records_a_public_manual_occurrence_with_image_and_tag(
     assert Image.objects.count() == 1
 
 
-def test_cyclonedx_output_is_a_valid_bom(registry, org, app_image, monkeypatch, tmp_path):
+def test_cyclonedx_output_is_a_valid_bom(registry, org, repo_name, pip_root, monkeypatch, tmp_path):
+    registry.push_image(repo_name, "py", [make_layer(pip_root.files)])
     target = tmp_path / "bom.json"
     _, err, code = scanimage(
         registry,
-        app_image,
+        f"{registry.host}/{repo_name}:py",
         "--format",
         "cyclonedx",
         "--output",
@@ -131,6 +132,10 @@ def test_an_index_scans_every_platform_unless_one_is_chosen(registry, org, repo_
         registry, ref, "--json", "--platform", "linux/arm64", monkeypatch=monkeypatch
     )
     assert [r["platform"] for r in json.loads(out)] == ["linux/arm64"]
+    out, err, code = scanimage(registry, ref, "--format", "cyclonedx", monkeypatch=monkeypatch)
+    assert JsonStrictValidator(SchemaVersion.V1_6).validate_str(out) is None
+    nested = [c["properties"] for c in json.loads(out)["components"] if c["type"] == "container"]
+    assert len(nested) == 2
 
 
 def test_the_table_lists_packages(registry, org, app_image, monkeypatch):
