@@ -15,6 +15,7 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+from botocore.credentials import RefreshableCredentials
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
@@ -23,6 +24,7 @@ from botocore.exceptions import (
     NoCredentialsError,
     ReadTimeoutError,
 )
+from botocore.session import get_session
 
 from integrations.crypto import Secret
 
@@ -114,17 +116,33 @@ class EcrProvider(Provider):
         )
         if not config.role_arn:
             return session
-        sts = session.client("sts", **self._client_kwargs())
+        return self._assumed_role_session(session)
+
+    def _assumed_role_session(self, base: boto3.Session) -> boto3.Session:
+        """A session with the role's temporary credentials, renewed through STS before they
+        expire (a long scan outlives the default one-hour role session)."""
+        config = self.config
+        sts = base.client("sts", **self._client_kwargs())
         kwargs = {"RoleArn": config.role_arn, "RoleSessionName": "regscan"}
         if config.external_id:
             kwargs["ExternalId"] = config.external_id
-        creds = self._call("assume_role", lambda: sts.assume_role(**kwargs))["Credentials"]
-        return boto3.Session(
-            aws_access_key_id=creds["AccessKeyId"],
-            aws_secret_access_key=creds["SecretAccessKey"],
-            aws_session_token=creds["SessionToken"],
-            region_name=config.region,
+
+        def assume() -> dict[str, str]:
+            creds = self._call("assume_role", lambda: sts.assume_role(**kwargs))["Credentials"]
+            return {
+                "access_key": creds["AccessKeyId"],
+                "secret_key": creds["SecretAccessKey"],
+                "token": creds["SessionToken"],
+                "expiry_time": creds["Expiration"].isoformat(),
+            }
+
+        credentials = RefreshableCredentials.create_from_metadata(
+            metadata=assume(), refresh_using=assume, method="sts-assume-role"
         )
+        botocore_session = get_session()
+        # botocore has no public setter for refreshable credentials; this is the usual way.
+        botocore_session._credentials = credentials
+        return boto3.Session(botocore_session=botocore_session, region_name=config.region)
 
     # ---- the provider interface --------------------------------------------------------------
 
