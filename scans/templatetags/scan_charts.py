@@ -31,7 +31,7 @@ def _scale(value: float, top: float, width: float) -> float:
 
 def severity_bars(counts: list[tuple[str, int]], *, title: str) -> SafeString:
     """Horizontal bars, one per severity: ``[("critical", 3), ("high", 12), ...]``."""
-    width, row, label_w = 420, 30, 80
+    width, row, label_w = 560, 30, 80
     top = max((n for _, n in counts), default=0)
     bars = format_html_join(
         "",
@@ -63,7 +63,7 @@ def severity_bars(counts: list[tuple[str, int]], *, title: str) -> SafeString:
 
 def stacked_bars(rows: list[tuple[str, list[tuple[str, int]]]], *, title: str) -> SafeString:
     """One horizontal stacked bar per row: ``[("prod-ecr", [("critical", 2), ...]), ...]``."""
-    width, row, label_w = 520, 30, 150
+    width, row, label_w = 560, 30, 150
     top = max((sum(n for _, n in parts) for _, parts in rows), default=0)
     groups = []
     for i, (label, parts) in enumerate(rows):
@@ -103,7 +103,7 @@ def stacked_bars(rows: list[tuple[str, list[tuple[str, int]]]], *, title: str) -
 def trend_chart(points: list[tuple[date, int, int]], *, title: str) -> SafeString:
     """Open findings (line) and findings fixed that day (bars) per day:
     ``[(day, open_count, fixed_that_day), ...]``."""
-    width, height, pad_l, pad_b, pad_t = 560, 200, 40, 24, 12
+    width, height, pad_l, pad_b, pad_t = 1100, 220, 40, 24, 12
     if not points:
         return format_html('<p class="muted">{}</p>', "No findings yet.")
     top = max(max(o for _, o, _ in points), max(f for _, _, f in points), 1)
@@ -135,7 +135,7 @@ def trend_chart(points: list[tuple[date, int, int]], *, title: str) -> SafeStrin
     )
     first, last = points[0][0], points[-1][0]
     return format_html(
-        '<svg class="chart" role="img" viewBox="0 0 {w} {h}" aria-label="{t}"><title>{t}</title>'
+        '<svg class="chart wide" role="img" viewBox="0 0 {w} {h}" aria-label="{t}"><title>{t}</title>'
         '<line x1="{pl}" y1="{base}" x2="{w}" y2="{base}" class="axis"></line>'
         '<text x="{tl}" y="{ty}" class="tick" text-anchor="end">{top}</text>'
         '<text x="{tl}" y="{base}" class="tick" text-anchor="end">0</text>'
