@@ -186,23 +186,29 @@ def test_an_index_gets_the_push_date_of_its_first_platform(registry, repo_name):
 
 
 @pytest.mark.slow
-def test_a_rescan_with_nothing_changed_sends_one_head_per_tag(registry, repo_name):
+@pytest.mark.parametrize(("kind", "token_requests"), [("registry", 0), ("token_registry", 1)])
+def test_a_rescan_with_nothing_changed_sends_one_head_per_tag(
+    request, repo_name, kind, token_requests
+):
+    reg = request.getfixturevalue(kind)
     tags = [f"v{i}" for i in range(6)]
     for i, tag in enumerate(tags):
-        registry.push_image(repo_name, tag, [make_layer({"n": str(i).encode()})], created=T1)
-    first = provider_for(registry)
+        reg.push_image(repo_name, tag, [make_layer({"n": str(i).encode()})], created=T1)
+    first = provider_for(reg)
     listed = list(first.tags(repo_name))
     assert first.client.stats["manifest"] == 6 and first.client.stats["blob"] == 6
     known = {t.digest: (t.pushed_at, t.pushed_at_source) for t in listed}
 
-    again = provider_for(registry)
+    again = provider_for(reg)
     relisted = list(again.tags(repo_name, known=known))
     assert relisted == listed
     stats = again.client.stats
     # Per tag: one HEAD, no manifest GET, no blob. Per repository: one tags/list page, plus
-    # the one 401 that tells a new client to send Basic credentials.
+    # the one 401 that tells a new client how to authenticate (Basic, or the token service:
+    # one token per repository, cached for the next requests).
     assert (stats["head"], stats["manifest"], stats["blob"]) == (6, 0, 0)
-    assert stats["tags"] == 2 and stats["auth"] == 0
+    assert (stats["tags"], stats["auth"]) == (2, token_requests)
+    assert sum(stats.values()) == 6 + 2 + token_requests
     assert again.client.bytes_downloaded == 0
 
 
