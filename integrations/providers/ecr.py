@@ -76,7 +76,7 @@ class EcrProvider(Provider):
         "ecr:GetDownloadUrlForLayer (the managed policy AmazonEC2ContainerRegistryReadOnly "
         "has them all). To assume a role, also allow sts:AssumeRole on it and trust the caller."
     )
-    page_size = 100  # maxResults per ECR API page (the API allows up to 1000)
+    page_size = 1000  # maxResults per page: the most DescribeRepositories/DescribeImages allow
 
     # ---- the seam -------------------------------------------------------------------------
 
