@@ -3,7 +3,6 @@ count, data size, 16-byte big-endian index entries, data store) and the Berkeley
 
 from __future__ import annotations
 
-import sqlite3
 import struct
 
 import pytest
@@ -11,37 +10,8 @@ import pytest
 from scans.engine.analyzers import claimant
 from scans.engine.analyzers.rpm import RpmAnalyzer, split_source_rpm
 from scans.engine.types import OsInfo, ScanError
-
-TYPE_INT32, TYPE_STRING, TYPE_BIN = 4, 6, 7
-
-
-def header_blob(tags: dict[int, str | int]) -> bytes:
-    """An rpm header blob with a leading immutable-region entry, as rpmdb.sqlite stores them."""
-    entries, store = [], b""
-    region_trailer = b"\0" * 16
-    entries.append((63, TYPE_BIN, 0, 16))
-    store += region_trailer
-    for tag, value in tags.items():
-        if isinstance(value, int):
-            store += b"\0" * (-len(store) % 4)
-            entries.append((tag, TYPE_INT32, len(store), 1))
-            store += struct.pack(">i", value)
-        else:
-            entries.append((tag, TYPE_STRING, len(store), 1))
-            store += value.encode() + b"\0"
-    index = b"".join(struct.pack(">iiii", *e) for e in entries)
-    return struct.pack(">ii", len(entries), len(store)) + index + store
-
-
-def rpmdb(headers: list[bytes]) -> bytes:
-    db = sqlite3.connect(":memory:")
-    db.execute("CREATE TABLE Packages (hnum INTEGER PRIMARY KEY AUTOINCREMENT, blob BLOB NOT NULL)")
-    db.executemany("INSERT INTO Packages (blob) VALUES (?)", [(h,) for h in headers])
-    db.commit()
-    data = db.serialize()
-    db.close()
-    return data
-
+from tests.support.layers import rpm_header_blob as header_blob
+from tests.support.layers import rpmdb_sqlite as rpmdb
 
 OPENSSL = {
     1000: "openssl-libs",

@@ -13,7 +13,7 @@ from django.db import connection
 from scans.engine.analyzers import analyzer_versions
 from scans.models import Layer, Sbom
 from scans.services import default_limits, scan_image
-from tests.support.layers import apk_installed
+from tests.support.layers import apk_installed, rpm_header_blob, rpmdb_sqlite
 from tests.support.oci_images import make_layer
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db]
@@ -206,3 +206,30 @@ def test_concurrent_scans_sharing_a_layer_store_each_digest_once(registry, repo_
     assert Layer.objects.filter(digest__in=layer_digests).count() == 3
     for sbom in Sbom.objects.all():
         assert sbom.packages.count() == 50
+
+
+def test_an_rpm_image_and_a_berkeleydb_warning(registry, repo_name):
+    headers = [
+        rpm_header_blob({1000: "bash", 1001: "5.1.8", 1002: "6.el9_1", 1022: "x86_64",
+                         1044: "bash-5.1.8-6.el9_1.src.rpm"}),
+        rpm_header_blob({1000: "openssl-libs", 1003: 1, 1001: "3.0.7", 1002: "24.el9",
+                         1022: "x86_64", 1044: "openssl-3.0.7-24.el9.src.rpm"}),
+    ]  # fmt: skip
+    os_release = b'ID="rhel"\nVERSION_ID="9.3"\nNAME="Red Hat Enterprise Linux"\n'
+    ubi = make_layer(
+        {"etc/os-release": os_release, "usr/lib/sysimage/rpm/rpmdb.sqlite": rpmdb_sqlite(headers)}
+    )
+    registry.push_image(repo_name, "ubi", [ubi])
+    [sbom] = scan(registry, repo_name, "ubi")
+    assert package_set(sbom, "rpm", ("name", "version", "source_name")) == {
+        ("bash", "5.1.8-6.el9_1", "bash"),
+        ("openssl-libs", "1:3.0.7-24.el9", "openssl"),
+    }
+    assert sbom.packages.get(name="openssl-libs").purl.startswith(
+        "pkg:rpm/redhat/openssl-libs@3.0.7-24.el9?arch=x86_64&distro=rhel-9.3&epoch=1"
+    )
+    old = make_layer({"etc/os-release": os_release, "var/lib/rpm/Packages": b"\0" * 8192})
+    registry.push_image(repo_name, "centos7", [old])
+    [sbom] = scan(registry, repo_name, "centos7")
+    assert sbom.packages.count() == 0
+    assert any("BerkeleyDB" in w for w in sbom.warnings)

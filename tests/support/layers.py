@@ -19,6 +19,8 @@ import io
 import os
 import random
 import shutil
+import sqlite3
+import struct
 import subprocess
 import sys
 import tarfile
@@ -34,6 +36,8 @@ __all__ = [
     "apk_installed",
     "files_from_dir",
     "raw_tar",
+    "rpm_header_blob",
+    "rpmdb_sqlite",
     "stream_big_layer",
 ]
 
@@ -112,6 +116,40 @@ def stream_big_layer(path: Path, total_bytes: int, tail: dict[str, bytes], seed:
             info = tarfile.TarInfo(name)
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
+
+
+RPM_TYPE_INT32, RPM_TYPE_STRING, RPM_TYPE_BIN = 4, 6, 7
+
+
+def rpm_header_blob(tags: dict[int, str | int]) -> bytes:
+    """An rpm header blob as rpmdb.sqlite stores them (rpm's documented header layout: index
+    count, data size, 16-byte big-endian index entries, data store), with a leading
+    immutable-region entry. ``tags`` maps tag numbers (1000 NAME, ...) to str or int values."""
+    entries, store = [], b""
+    region_trailer = b"\0" * 16
+    entries.append((63, RPM_TYPE_BIN, 0, 16))
+    store += region_trailer
+    for tag, value in tags.items():
+        if isinstance(value, int):
+            store += b"\0" * (-len(store) % 4)
+            entries.append((tag, RPM_TYPE_INT32, len(store), 1))
+            store += struct.pack(">i", value)
+        else:
+            entries.append((tag, RPM_TYPE_STRING, len(store), 1))
+            store += value.encode() + b"\0"
+    index = b"".join(struct.pack(">iiii", *e) for e in entries)
+    return struct.pack(">ii", len(entries), len(store)) + index + store
+
+
+def rpmdb_sqlite(headers: list[bytes]) -> bytes:
+    """The bytes of an rpmdb.sqlite whose Packages table holds ``headers``."""
+    db = sqlite3.connect(":memory:")
+    db.execute("CREATE TABLE Packages (hnum INTEGER PRIMARY KEY AUTOINCREMENT, blob BLOB NOT NULL)")
+    db.executemany("INSERT INTO Packages (blob) VALUES (?)", [(h,) for h in headers])
+    db.commit()
+    data = db.serialize()
+    db.close()
+    return data
 
 
 def _os_release_bytes() -> bytes:

@@ -118,6 +118,9 @@ class Command(BaseCommand):
                 self.stderr.write(f"Skipped {where}: {why}")
             if r.error:
                 self.stderr.write(f"{r.reference.name} ({r.platform or r.digest}): {r.error}")
+        for report in reports:
+            for warning in report["warnings"]:
+                self.stderr.write(f"{report['image']} ({report['platform']}): warning: {warning}")
         if services.vulnerability_data_as_of() is None:
             self.stderr.write(
                 "No vulnerability data imported yet (run importvulns): packages only."
@@ -188,5 +191,4 @@ def _table(reports: list[dict]) -> str:
                 f"  {f.get('severity', ''):<9} {f['vulnerability']:<20} {f['package']} "
                 f"{f['version']} -> {f.get('fixed_version') or 'no fix'}"
             )
-        lines.extend(f"  warning: {w}" for w in r["warnings"])
     return "\n".join(lines)
