@@ -287,6 +287,7 @@ class DistributionClient:
         self._scheme = "bearer" if auth.bearer else ""
         self._challenge: dict[str, str] = {}
         self._tokens: dict[str, _Token] = {}
+        self._token_locks: dict[str, threading.Lock] = {}
         self._guarded: set[tuple[str, int | None]] = set()
         self._configs: dict[str, dict] = {}
         self.stats: collections.Counter = collections.Counter()
@@ -333,6 +334,9 @@ class DistributionClient:
                 headers={"Accept": ACCEPT_MANIFESTS},
             )
             resp.close()
+        if resp.status_code == 405:  # a registry without HEAD on manifests: GET instead
+            manifest = self.get_manifest(repository, reference)
+            return Descriptor(manifest.media_type, manifest.digest, len(manifest.raw))
         if resp.status_code != 200:
             raise self._error(resp, "manifest", repository, reference)
         digest = resp.headers.get("Docker-Content-Digest", "")
@@ -651,16 +655,19 @@ class DistributionClient:
     def _token(self, scope: str, challenge_scope: str = "") -> str | None:
         """A token for ``scope`` from the cache or the token service; None without a realm."""
         with self._lock:
-            cached = self._tokens.get(scope)
-            params = dict(self._challenge)
-        if cached and cached.expires > time.monotonic():
-            return cached.value
-        if not params.get("realm"):
-            return None
-        token = self._fetch_token(params, challenge_scope or scope)
-        with self._lock:
-            self._tokens[scope] = token
-        return token.value
+            scope_lock = self._token_locks.setdefault(scope, threading.Lock())
+        with scope_lock:  # threads needing the same scope wait for one token request
+            with self._lock:
+                cached = self._tokens.get(scope)
+                params = dict(self._challenge)
+            if cached and cached.expires > time.monotonic():
+                return cached.value
+            if not params.get("realm"):
+                return None
+            token = self._fetch_token(params, challenge_scope or scope)
+            with self._lock:
+                self._tokens[scope] = token
+            return token.value
 
     def _fetch_token(self, params: dict[str, str], scope: str) -> _Token:
         query = {"service": params.get("service", "")} if params.get("service") else {}

@@ -284,3 +284,13 @@ def test_a_blob_read_and_a_nested_request_share_one_slot(registry, repo_name):
         config = client.get_config(repo_name, built.config_digest)  # would deadlock otherwise
         assert blob.read() == built.blobs[built.layer_digests[0]]
     assert config["architecture"] == "amd64"
+
+
+def test_threads_needing_one_scope_share_one_token_request(token_registry, repo_name):
+    token_registry.push_image(repo_name, "v1", [LAYER])
+    client = token_registry.client(max_concurrency=8)
+    client.ping()
+    before = client.stats["auth"]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(lambda _: client.head_manifest(repo_name, "v1"), range(16)))
+    assert client.stats["auth"] - before == 1

@@ -62,6 +62,15 @@ def test_missing_credentials_say_so(registry):
         client.ping()
 
 
+def test_a_registry_without_head_gets_a_get(fault_proxy, image):
+    repo, built = image
+    fault_proxy.fail("HEAD", "/manifests/v1", 405)
+    client = fault_proxy.client()
+    client.ping()  # authenticate first, so the count below is the GET alone
+    assert client.head_manifest(repo, "v1").digest == built.digest
+    assert client.stats["manifest"] == 1
+
+
 def test_403_names_the_missing_permission(fault_proxy, image, sleeps):
     repo, _ = image
     body = canonical_json({"errors": [{"code": "DENIED", "message": "requested access denied"}]})
