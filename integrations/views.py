@@ -86,9 +86,8 @@ def _scan(request: HttpRequest, registry: Registry) -> None:
     from scans.orchestration import request_scan
 
     run, message = request_scan(registry, trigger="manual", actor=request.user)
-    (messages.success if run is not None else messages.warning)(
-        request, f"{registry.name}: {message}"
-    )
+    # The orchestration's messages name the registry ("Scan of prod started.").
+    (messages.success if run is not None else messages.warning)(request, message)
 
 
 @require_POST
