@@ -6,6 +6,7 @@ unless a rule answers first); credential and not-found faults use the real regis
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import threading
 import time
@@ -345,3 +346,19 @@ def test_the_outbound_guard_allows_loopback(registry):
     client = registry.client()
     client.ping()
     assert client.stats["ping"] == 2
+
+
+def test_no_secret_reaches_logs_or_messages(fault_proxy, image, caplog, sleeps):
+    repo, built = image
+    secret = fault_proxy.upstream.password
+    caplog.set_level("DEBUG")
+    fault_proxy.fail("GET", "/manifests/v1", 503, times=2)
+    client = fault_proxy.client(sleep=sleeps)
+    client.get_manifest(repo, "v1")
+    bad = DistributionClient(fault_proxy.pull_auth(password=Secret(secret + "-old")), sleep=sleeps)
+    with pytest.raises(ProviderError) as exc:
+        bad.get_manifest(repo, "v1")
+    assert "retry 1/4" in caplog.text  # the retries were logged...
+    basic = base64.b64encode(f"{fault_proxy.upstream.username}:{secret}".encode()).decode()
+    for text in (caplog.text, str(exc.value), repr(exc.value)):
+        assert secret not in text and basic not in text  # ...without any credential
