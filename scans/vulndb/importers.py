@@ -313,9 +313,7 @@ def _vulnerability(record: dict[str, Any], source: str, now: datetime) -> Vulner
         references=list(record.get("references") or []),
         database_specific=record.get("database_specific") or {},
         source=source,
-        content_hash=hashlib.sha256(
-            json.dumps(record, sort_keys=True, separators=(",", ":")).encode()
-        ).hexdigest(),
+        content_hash=_content_hash(record),
         imported_at=now,
     )
 
@@ -337,35 +335,46 @@ def _affected_rows(record: dict[str, Any]) -> list[tuple[str, str, str, list, li
     return rows
 
 
-def _is_newer(new: Vulnerability, old: Vulnerability) -> bool:
-    if new.modified and old.modified:
-        return new.modified > old.modified
-    return new.content_hash != old.content_hash
+def _content_hash(record: dict[str, Any]) -> str:
+    return hashlib.sha256(
+        json.dumps(record, sort_keys=True, separators=(",", ":")).encode()
+    ).hexdigest()
+
+
+def _is_newer(
+    modified: datetime | None, record: dict[str, Any], old_modified, old_hash: str
+) -> bool:
+    """Newer by ``modified`` when both have one, else by content (hash differs)."""
+    if modified and old_modified:
+        return modified > old_modified
+    return _content_hash(record) != old_hash
 
 
 def _write_osv_batch(batch, source: str, report: SourceReport, now: datetime) -> None:
-    latest: dict[str, tuple[Vulnerability, list]] = {}
+    # Decide on (modified, hash) first: an unchanged record is skipped before it is built.
+    latest: dict[str, tuple[datetime | None, dict[str, Any]]] = {}
     for record in batch:
         report.records += 1
-        vuln = _vulnerability(record, source, now)
-        previous = latest.get(vuln.osv_id)
-        if previous is None or _is_newer(vuln, previous[0]):
-            latest[vuln.osv_id] = (vuln, _affected_rows(record))
-    existing = {
-        v.osv_id: v
-        for v in Vulnerability.objects.filter(osv_id__in=list(latest)).only(
-            "id", "osv_id", "modified", "content_hash"
-        )
-    }
+        modified = _parse_time(record.get("modified"))
+        previous = latest.get(record["id"])
+        if previous is None or _is_newer(modified, record, previous[0], _content_hash(previous[1])):
+            latest[record["id"]] = (modified, record)
+    existing = dict(
+        (osv_id, (pk, modified, content_hash))
+        for osv_id, pk, modified, content_hash in Vulnerability.objects.filter(
+            osv_id__in=list(latest)
+        ).values_list("osv_id", "pk", "modified", "content_hash")
+    )
     creates, updates = [], []
-    for osv_id, (vuln, rows) in latest.items():
+    for osv_id, (modified, record) in latest.items():
         old = existing.get(osv_id)
-        if old is not None and not _is_newer(vuln, old):
+        if old is not None and not _is_newer(modified, record, old[1], old[2]):
             report.skipped += 1
             continue
+        vuln = _vulnerability(record, source, now)
         if old is not None:
-            vuln.pk = old.pk
-        (updates if old is not None else creates).append((vuln, rows))
+            vuln.pk = old[0]
+        (updates if old is not None else creates).append((vuln, _affected_rows(record)))
     report.skipped += len(batch) - len(latest)  # the same id twice in one batch
     _save(creates, updates, report)
 

@@ -9,6 +9,7 @@ that comes back after being resolved is re-opened with its original ``first_seen
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import defaultdict
 from collections.abc import Iterable
@@ -391,20 +392,26 @@ def recompute_priority(org_id: int | None = None) -> int:
         .values(*group)
         .annotate(n=Count("image__tags", distinct=True))
     }
-    changed = []
-    rows = open_qs.select_related("image__registry").only(
-        "id", "vulnerability_id", "image__registry__organization_id", *_PRIORITY_FIELDS
+    # Rows with the same new values are written with one UPDATE ... WHERE id IN (...):
+    # there are few distinct combinations, and bulk_update's CASE per row is slow.
+    groups: dict[str, tuple[dict, list[int]]] = {}
+    rows = open_qs.values_list(
+        "pk", "vulnerability_id", "image__registry__organization_id", *_PRIORITY_FIELDS
     )
-    for finding in rows.iterator(chunk_size=2000):
-        key = (finding.vulnerability_id, finding.image.registry.organization_id)
-        if _set_priority(finding, images.get(key, 0), latest.get(key, 0)):
-            changed.append(finding)
-    Finding.objects.bulk_update(
-        changed,
-        ["images_affected", "latest_tags_affected", "priority", "priority_components"],
-        batch_size=500,
-    )
-    return len(changed)
+    for pk, vuln_id, org, *current in rows.iterator(chunk_size=2000):
+        fields = dict(zip(_PRIORITY_FIELDS, current, strict=True))
+        values = _priority_values(
+            fields, images.get((vuln_id, org), 0), latest.get((vuln_id, org), 0)
+        )
+        if all(fields[k] == v for k, v in values.items()):
+            continue
+        key = json.dumps(values, sort_keys=True, default=str)
+        groups.setdefault(key, (values, []))[1].append(pk)
+    changed = 0
+    for values, pks in groups.values():
+        for i in range(0, len(pks), _CHUNK):
+            changed += Finding.objects.filter(pk__in=pks[i : i + _CHUNK]).update(**values)
+    return changed
 
 
 _PRIORITY_FIELDS = (
@@ -420,27 +427,22 @@ _PRIORITY_FIELDS = (
 )
 
 
-def _set_priority(finding: Finding, images: int, latest: int) -> bool:
+def _priority_values(fields: dict, images: int, latest: int) -> dict:
     components = {
-        "severity": finding.severity,
-        "kev": finding.kev,
-        "kev_due": finding.kev_due.isoformat() if finding.kev_due else None,
-        "epss": finding.epss,
-        "fix_available": bool(finding.fixed_version),
+        "severity": fields["severity"],
+        "kev": fields["kev"],
+        "kev_due": fields["kev_due"].isoformat() if fields["kev_due"] else None,
+        "epss": fields["epss"],
+        "fix_available": bool(fields["fixed_version"]),
         "images": images,
         "latest_tags": latest,
     }
-    priority = priority_of(components)
-    if (
-        finding.priority_components == components
-        and finding.priority == priority
-        and finding.images_affected == images
-        and finding.latest_tags_affected == latest
-    ):
-        return False
-    finding.priority_components, finding.priority = components, priority
-    finding.images_affected, finding.latest_tags_affected = images, latest
-    return True
+    return {
+        "priority_components": components,
+        "priority": priority_of(components),
+        "images_affected": images,
+        "latest_tags_affected": latest,
+    }
 
 
 def refresh_enrichment() -> int:

@@ -55,7 +55,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--registry", help="registry (integration) name")
         parser.add_argument("--image", help="[registry/]repository[:tag] or sha256:digest")
-        parser.add_argument("--severity", choices=SEVERITIES, help="this severity or worse")
+        parser.add_argument(
+            "--severity", type=str.lower, choices=SEVERITIES, help="this severity or worse"
+        )
         parser.add_argument("--status", choices=["open", "resolved", "all"], default="open")
         parser.add_argument("--org", help="organization name (default: all)")
         parser.add_argument("--format", choices=["json", "csv"], default="json")

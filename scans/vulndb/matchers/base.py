@@ -125,10 +125,31 @@ _ZERO = re.compile(r"^v?0$")
 
 def _range_affects(matcher: Matcher, v: Version, rng: dict[str, Any]) -> bool:
     rtype = rng.get("type", "ECOSYSTEM")
-    points: list[tuple[Version | None, int, str]] = []  # (version or None for "0", order, kind)
+    events = tuple((k, str(x)) for e in rng.get("events", []) for k, x in list(e.items())[:1])
+    points, limits = _compiled(matcher, rtype, events)
+    if limits and not any(v < limit for limit in limits):
+        return False
+    vulnerable = False
+    for parsed, kind in points:
+        # Only < and > are used: univers' Alpine (Gentoo) versions define __lt__/__gt__ but
+        # inherit a string-based __ge__/__le__ ("1.29.3-r9" >= "1.29.3-r10" is True there).
+        if kind == "introduced" and (parsed is None or not v < parsed):
+            vulnerable = True
+        elif kind == "fixed" and not v < parsed:
+            vulnerable = False
+        elif kind == "last_affected" and v > parsed:
+            vulnerable = False
+    return vulnerable
+
+
+@lru_cache(maxsize=100_000)
+def _compiled(matcher: Matcher, rtype: str, events: tuple[tuple[str, str], ...]):
+    """Parse and sort a range's events once: ``(points, limits)``, points ascending with
+    ``introduced: "0"`` (parsed as None) first. Matchers are singletons, so caching on them
+    is safe; the same range is evaluated for every SBOM holding the package."""
+    points: list[tuple[Version | None, int, str]] = []
     limits: list[Version] = []
-    for event in rng.get("events", []):
-        kind, raw = next(iter(event.items()), ("", ""))
+    for kind, raw in events:
         if kind == "introduced":
             parsed = None if _ZERO.match(raw) else matcher.parse(raw, rtype)
             points.append((parsed, 0, kind))
@@ -140,19 +161,8 @@ def _range_affects(matcher: Matcher, v: Version, rng: dict[str, Any]) -> bool:
             parsed = matcher.parse(raw, rtype)
             if parsed is not None:
                 limits.append(parsed)
-    if limits and not any(v < limit for limit in limits):
-        return False
-    vulnerable = False
-    for parsed, _order, kind in _sorted_events(points):
-        # Only < and > are used: univers' Alpine (Gentoo) versions define __lt__/__gt__ but
-        # inherit a string-based __ge__/__le__ ("1.29.3-r9" >= "1.29.3-r10" is True there).
-        if kind == "introduced" and (parsed is None or not v < parsed):
-            vulnerable = True
-        elif kind == "fixed" and not v < parsed:
-            vulnerable = False
-        elif kind == "last_affected" and v > parsed:
-            vulnerable = False
-    return vulnerable
+    ordered = _sorted_events(points)
+    return tuple((parsed, kind) for parsed, _order, kind in ordered), tuple(limits)
 
 
 def _sorted_events(points: list[tuple[Version | None, int, str]]) -> list:
@@ -166,11 +176,26 @@ def _sorted_events(points: list[tuple[Version | None, int, str]]) -> list:
 
 
 def _listed(matcher: Matcher, version: str, parsed: Version | None, listed: list[str]) -> bool:
+    if not listed:
+        return False
     if version in listed:
         return True
     if parsed is None:
         return False
+    values = _parsed_values(matcher.version_class, tuple(listed))
+    if values is not None:
+        return parsed.value in values
     return any(matcher.parse(item) == parsed for item in listed)
+
+
+@lru_cache(maxsize=20_000)
+def _parsed_values(cls: type[Version], listed: tuple[str, ...]) -> frozenset | None:
+    """The comparable values of a ``versions`` list ("3.2" and "3.2.0" are one PEP 440
+    value), parsed once per list; None when the scheme's values are not hashable."""
+    try:
+        return frozenset(p.value for p in (_parse(cls, v) for v in listed) if p is not None)
+    except TypeError:
+        return None
 
 
 def is_affected(matcher: Matcher, version: str, affected: AffectedData) -> bool:
