@@ -180,8 +180,7 @@ def test_it_waits_for_retry_after_then_succeeds(acr):
     standin.fail("/acr/v1/_catalog", 429, headers={"Retry-After": "1"})
 
     assert list(sp_provider(standin).repositories()) == ["app", "team/api", "web"]
-    statuses = [path for path in standin.paths("/acr/v1/_catalog")]
-    assert len(statuses) >= 2  # the 429, then the retried request(s)
+    assert len(standin.paths("/acr/v1/_catalog")) >= 2  # the 429, then azure-core's retry
 
 
 @pytest.mark.slow
