@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
@@ -45,23 +45,27 @@ def record_discovery(
     Registries without an integration are recorded as System-managed; rows of ``cluster`` not
     in ``containers`` get ``still_running=False``. With ``queue_scans``, each image whose digest
     has not been scanned yet is queued (one task per registry+digest; tag-only rows once, when
-    first seen) with django-q2's ``async_task``.
+    first seen) with django-q2's ``async_task``. The rows are written in bulk in one
+    transaction (a few queries per 500 containers, not per container).
     """
     now = timezone.now()
-    result = DiscoveryResult()
+    merged = merge_containers(containers)
     registries: dict[str, Registry] = {}
-    for seen in merge_containers(containers):
+    for seen in merged:
         host = seen.image.host
         if host not in registries:
             registries[host] = record_registry_occurrence(
                 org, host, RegistryAccess.SYSTEM_MANAGED, f"k8sdiscover --cluster {cluster}"
             )
-        result.images.append(_upsert(org, cluster, registries[host], seen, now))
-    result.registries = list(registries.values())
-    seen_ids = [row.pk for row, _ in result.images]
-    gone = RunningImage.objects.filter(organization=org, cluster=cluster, still_running=True)
-    result.gone = list(gone.exclude(pk__in=seen_ids))
-    gone.exclude(pk__in=seen_ids).update(still_running=False)
+    result = DiscoveryResult(registries=list(registries.values()))
+    with transaction.atomic():
+        result.images = _store(org, cluster, merged, registries, now)
+        # Everything seen now has last_seen == now; what still "runs" with an older one is gone.
+        gone = RunningImage.objects.filter(
+            organization=org, cluster=cluster, still_running=True, last_seen__lt=now
+        )
+        result.gone = list(gone)
+        gone.update(still_running=False)
     if queue_scans:
         result.queued = _queue_scans(result.images)
     if result.gone or any(created for _, created in result.images):
@@ -76,53 +80,147 @@ def _recompute_priority(org: Organization) -> None:
     recompute_priority(org_id=org.pk)
 
 
-def _upsert(org, cluster, registry, seen: SeenContainer, now) -> tuple[RunningImage, bool]:
-    key = {
-        "organization": org,
-        "cluster": cluster,
-        "namespace": seen.namespace,
-        "workload_kind": seen.workload_kind,
-        "workload_name": seen.workload_name,
-        "container_type": seen.container_type,
-        "container_name": seen.container_name,
-        "reference": str(seen.image),
-        "digest": seen.digest,
-    }
-    values = {
-        "registry": registry,
-        "repository": seen.image.repository,
-        "tag": seen.image.tag,
-        "image_id": seen.image_id,
-        "last_seen": now,
-        "still_running": True,
-    }
-    try:
-        with transaction.atomic():
-            row, created = RunningImage.objects.get_or_create(**key, defaults=values)
-    except IntegrityError:  # a concurrent discovery of the same cluster created it
-        row, created = RunningImage.objects.get(**key), False
-    if not created:
-        for name, value in values.items():
-            setattr(row, name, value)
-        row.save(update_fields=[*values])
-    return row, created
+_KEY_FIELDS = (
+    "namespace",
+    "workload_kind",
+    "workload_name",
+    "container_type",
+    "container_name",
+    "reference",
+    "digest",
+)
+_UPDATE_FIELDS = ["registry", "repository", "tag", "image_id", "last_seen", "still_running"]
+
+
+def _store(
+    org: Organization,
+    cluster: str,
+    merged: list[SeenContainer],
+    registries: dict[str, Registry],
+    now: datetime,
+) -> list[tuple[RunningImage, bool]]:
+    """Create or refresh one row per container; return ``(row, created)`` in input order.
+
+    Race-safe: inserts ignore rows a concurrent discovery of the same cluster just created
+    (the unique constraint decides), and those rows are refreshed like existing ones."""
+    rows = _cluster_rows(org, cluster)
+    fresh = []
+    for seen in merged:
+        row = rows.get(_seen_key(seen))
+        if row is None:
+            row = RunningImage(organization=org, cluster=cluster, first_seen=now)
+            for name, value in zip(_KEY_FIELDS, _seen_key(seen), strict=True):
+                setattr(row, name, value)
+            fresh.append(row)
+        _set_values(row, seen, registries, now)
+    created = {_row_key(row) for row in fresh}
+    if fresh:
+        RunningImage.objects.bulk_create(fresh, batch_size=500, ignore_conflicts=True)
+        rows = _cluster_rows(org, cluster)
+    _refresh(rows, merged, registries, now)
+    return [(rows[_seen_key(s)], _seen_key(s) in created) for s in merged]
+
+
+def _refresh(
+    rows: dict[tuple, RunningImage],
+    merged: list[SeenContainer],
+    registries: dict[str, Registry],
+    now: datetime,
+) -> None:
+    """Mark every seen row as running now: one UPDATE per 500 rows, plus a save for the rare
+    row whose registry (an integration was added) or image id changed."""
+    seen_ids = []
+    for seen in merged:
+        row = rows[_seen_key(seen)]
+        before = (row.registry_id, row.repository, row.tag, row.image_id)
+        _set_values(row, seen, registries, now)
+        if before != (row.registry_id, row.repository, row.tag, row.image_id):
+            row.save(update_fields=_UPDATE_FIELDS)
+        seen_ids.append(row.pk)
+    for start in range(0, len(seen_ids), 500):
+        RunningImage.objects.filter(pk__in=seen_ids[start : start + 500]).update(
+            last_seen=now, still_running=True
+        )
+
+
+def _cluster_rows(org: Organization, cluster: str) -> dict[tuple, RunningImage]:
+    qs = RunningImage.objects.filter(organization=org, cluster=cluster)
+    return {_row_key(row): row for row in qs}
+
+
+def _row_key(row: RunningImage) -> tuple:
+    return tuple(getattr(row, name) for name in _KEY_FIELDS)
+
+
+def _seen_key(seen: SeenContainer) -> tuple:
+    return (
+        seen.namespace,
+        seen.workload_kind,
+        seen.workload_name,
+        seen.container_type,
+        seen.container_name,
+        str(seen.image),
+        seen.digest,
+    )
+
+
+def _set_values(
+    row: RunningImage, seen: SeenContainer, registries: dict[str, Registry], now: datetime
+) -> None:
+    row.registry = registries[seen.image.host]
+    row.repository = seen.image.repository
+    row.tag = seen.image.tag
+    row.image_id = seen.image_id
+    row.last_seen = now
+    row.still_running = True
 
 
 def _queue_scans(images: list[tuple[RunningImage, bool]]) -> list[int]:
+    """Queue one scan per (registry, digest) not settled yet, and one per tag-only row seen
+    for the first time; rows whose digest is settled elsewhere take over that state.
+    Returns the ids of the rows whose scans were queued."""
     from django_q.tasks import async_task
 
-    queued: list[int] = []
-    for row, created in images:
-        # A sibling may have been queued (or, with a synchronous queue, scanned) just now.
-        row.refresh_from_db(fields=["scan_status", "scan_queued_at"])
-        if not _needs_scan(row, created):
-            continue
-        _siblings(row).exclude(scan_status=DiscoveredScanStatus.SCANNED).update(
-            scan_status=DiscoveredScanStatus.QUEUED, scan_error="", scan_queued_at=timezone.now()
-        )
-        queued.append(row.pk)
+    by_digest: dict[tuple[int, str], list[RunningImage]] = {}
+    for row, _ in images:
+        if row.digest:
+            by_digest.setdefault((row.registry_id, row.digest), []).append(row)
+    states = _settled_states(set(by_digest))
+    to_queue = [rows[0] for key, rows in by_digest.items() if key not in states]
+    to_queue += [row for row, created in images if created and not row.digest]
+    for key, rows in by_digest.items():
+        state = states.get(key)
+        if state is not None and any((r.scan_status, r.scan_queued_at) != state for r in rows):
+            _take_state(rows[0], state)
+    _mark_queued(to_queue)
+    for row in to_queue:
         async_task("scans.k8s.scan_discovered_image", row.pk, task_name=f"k8s-scan-{row.pk}")
-    return queued
+    return [row.pk for row in to_queue]
+
+
+def _mark_queued(rows: list[RunningImage]) -> None:
+    """Mark ``rows`` and their siblings queued, a few UPDATEs per registry (not one per row)."""
+    now = timezone.now()
+    values = {"scan_status": DiscoveredScanStatus.QUEUED, "scan_error": "", "scan_queued_at": now}
+    RunningImage.objects.filter(pk__in=[r.pk for r in rows if not r.digest]).update(**values)
+    by_registry: dict[int, list[str]] = {}
+    for row in rows:
+        if row.digest:
+            by_registry.setdefault(row.registry_id, []).append(row.digest)
+    for registry_id, digests in by_registry.items():
+        for start in range(0, len(digests), 500):
+            RunningImage.objects.filter(
+                registry=registry_id, digest__in=digests[start : start + 500]
+            ).exclude(scan_status=DiscoveredScanStatus.SCANNED).update(**values)
+
+
+def _take_state(row: RunningImage, state: tuple[str, datetime | None]) -> None:
+    status, queued_at = state
+    siblings = _siblings(row).exclude(scan_status=DiscoveredScanStatus.SCANNED)
+    if status == DiscoveredScanStatus.SCANNED:
+        siblings.update(scan_status=status, scan_error="")
+    else:
+        siblings.update(scan_status=status, scan_queued_at=queued_at)
 
 
 def _siblings(row: RunningImage) -> QuerySet[RunningImage]:
@@ -140,40 +238,41 @@ def _stale_before() -> datetime:
     return timezone.now() - timedelta(seconds=q.get("retry", 3600) * q.get("max_attempts", 1))
 
 
-def _settled() -> Q:
-    return Q(scan_status=DiscoveredScanStatus.SCANNED) | Q(
+def _settled_states(
+    keys: set[tuple[int, str]],
+) -> dict[tuple[int, str], tuple[str, datetime | None]]:
+    """``{(registry_id, digest): (status, queued_at)}`` for digests scanned (by discovery or a
+    registry scan) or freshly queued; failed scans and lost tasks are not settled."""
+    states: dict[tuple[int, str], tuple[str, datetime | None]] = {}
+    digests = sorted({digest for _, digest in keys})
+    settled = Q(scan_status=DiscoveredScanStatus.SCANNED) | Q(
         scan_status=DiscoveredScanStatus.QUEUED, scan_queued_at__gte=_stale_before()
     )
+    for start in range(0, len(digests), 500):
+        chunk = digests[start : start + 500]
+        found = RunningImage.objects.filter(settled, digest__in=chunk).values_list(
+            "registry_id", "digest", "scan_status", "scan_queued_at"
+        )
+        for registry_id, digest, status, queued_at in found:
+            key = (registry_id, digest)
+            if key in keys and states.get(key, ("",))[0] != DiscoveredScanStatus.SCANNED:
+                states[key] = (status, queued_at)
+        for key in _scanned_by_registry_scans(keys, chunk):
+            states[key] = (DiscoveredScanStatus.SCANNED, states.get(key, ("", None))[1])
+    return states
 
 
-def _needs_scan(row: RunningImage, created: bool) -> bool:
-    """Digest rows: unless that digest is scanned or freshly queued already (for any row of
-    the registry, or by a registry scan). Tag-only rows: once, when first seen (what the tag
-    serves may change; scans of the registry's integration cover tags). Failed scans and lost
-    tasks are tried again by the next discovery."""
-    if not row.digest:
-        return created
-    if RunningImage.objects.filter(_settled(), pk=row.pk).exists():
-        return False
-    known = _siblings(row).filter(_settled()).values_list("scan_status", "scan_queued_at").first()
-    if known is None and _already_scanned(row):
-        known = (DiscoveredScanStatus.SCANNED, None)
-    if known is not None:
-        RunningImage.objects.filter(pk=row.pk).update(scan_status=known[0], scan_queued_at=known[1])
-        return False
-    return True
-
-
-def _already_scanned(row: RunningImage) -> bool:
-    """True when a registry scan already built the SBOM of this digest (as a platform
-    manifest or as the index it was listed in)."""
+def _scanned_by_registry_scans(keys: set[tuple[int, str]], digests: list[str]) -> set[tuple]:
+    """Keys whose digest already has an SBOM from a scan (as a platform manifest or as the
+    index it was listed in)."""
     from scans.models import Image
 
-    return (
-        Image.objects.filter(registry=row.registry_id, sbom__isnull=False)
-        .filter(Q(digest=row.digest) | Q(index_digest=row.digest))
-        .exists()
+    images = (
+        Image.objects.filter(sbom__isnull=False)
+        .filter(Q(digest__in=digests) | Q(index_digest__in=digests))
+        .values_list("registry_id", "digest", "index_digest")
     )
+    return {(r, d) for r, *both in images for d in both if (r, d) in keys}
 
 
 # --- The scan task ---
