@@ -219,7 +219,10 @@ def sync_findings(image: Image, now: datetime | None = None) -> SyncResult:
 def _sync_sbom(sbom, images, only_keys, known, now) -> SyncResult:
     subset_keys = None
     if only_keys is not None:
-        plan = lookup_keys(package_refs(sbom), distro_of(sbom), known or known_ecosystems())
+        # The changed ecosystems count as known here even when their last live record was
+        # just withdrawn: the packages they name must be re-matched so findings resolve.
+        with_changed = (known or known_ecosystems()) | {eco for eco, _name in only_keys}
+        plan = lookup_keys(package_refs(sbom), distro_of(sbom), with_changed)
         subset_keys = {p.key for p, (_m, keys) in plan.by_package.items() if only_keys & set(keys)}
         if not subset_keys:
             return SyncResult(sboms=1)

@@ -184,3 +184,18 @@ def test_kev_epss_and_priority(load, hub, tmp_path, org):
     assert heartbleed.priority > before
     plain = Finding.objects.get(image=latest, vulnerability__osv_id="DSA-2908-1")
     assert plain.epss is None and plain.priority < heartbleed.priority
+
+
+def test_withdrawing_the_only_record_of_a_release_resolves_its_findings(db, hub, tmp_path):
+    # DLA-3152-1 is the only Debian:10 glibc record; withdrawn, Debian 10 has no live data.
+    dla = records("debian.osv.jsonl")["DLA-3152-1"]
+    api.import_sources([write_jsonl(tmp_path / "dla.jsonl", [dla])])
+    image = make_image(
+        hub, make_sbom("debian", "10", [pkg("libc6", "2.28-10+deb10u1", "deb", "glibc")])
+    )
+    api.sync_findings(image)
+    assert open_ids(image) == {("libc6", "DLA-3152-1")}
+    gone = dict(dla, modified="2030-01-01T00:00:00Z", withdrawn="2030-01-01T00:00:00Z")
+    report = api.import_sources([write_jsonl(tmp_path / "gone.jsonl", [gone])])
+    assert report.rematch.resolved == 1 and open_ids(image) == set()
+    assert any("no vulnerability data for Debian 10" in w for w in report.rematch.coverage_warnings)
