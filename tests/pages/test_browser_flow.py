@@ -14,7 +14,9 @@ import json
 from datetime import UTC, datetime
 
 import pytest
+from django.utils import timezone
 from django_q.models import Schedule
+from playwright.sync_api import expect
 
 from accounts.models import OrgRole
 from integrations.models import Registry
@@ -183,6 +185,23 @@ def test_admin_adds_scans_triages_and_exports(
     assert "lab-registry" in messages and "lab-mirror" in messages
     assert ScanRun.objects.filter(trigger="manual").count() == 2
     screenshot(page, output_dir, "08-integrations-bulk-scan")
+
+    # A running scan shows its progress, and the table follows it without a reload. The run
+    # row is written here because inline (sync) tasks finish before any page can show them.
+    mirror = Registry.objects.get(name="lab-mirror")
+    run = ScanRun.objects.create(
+        registry=mirror, trigger="manual", status="running", selected=3, scanned=1
+    )
+    page.goto("/integrations/")
+    mirror_row = page.locator("#registry-table tr[data-name='lab-mirror']")
+    assert "1/3 images" in mirror_row.inner_text()
+    screenshot(page, output_dir, "08b-integrations-running")
+    ScanRun.objects.filter(pk=run.pk).update(
+        status="succeeded", scanned=3, finished_at=timezone.now()
+    )
+    expect(mirror_row.locator("[data-status]")).to_have_attribute(
+        "data-status", "succeeded", timeout=10_000
+    )
 
     # Edit from the row menu opens Configuration; Update reschedules; the tooltip follows.
     row = page.locator("#registry-table tr[data-name='lab-registry']")

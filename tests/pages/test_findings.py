@@ -174,3 +174,21 @@ def test_vulnerability_detail(owner_client, outsider_client, cast):
     assert "prod/shop/api:1.0" in body
     assert outsider_client.get("/vulnerabilities/CVE-2024-2222/").status_code == 404
     assert owner_client.get("/vulnerabilities/CVE-1999-0000/").status_code == 404
+
+
+def test_detail_queries_do_not_grow_with_affected_images(
+    owner_client, org, django_assert_max_num_queries
+):
+    reg = add_registry(org, name="prod")
+    vuln = make_vulnerability()
+    first = make_finding(make_image(reg, repo="r0", n=0), vuln)
+    for i in range(1, 3):
+        make_finding(make_image(reg, repo=f"r{i}", n=i), vuln)
+    with django_assert_max_num_queries(40) as few:
+        owner_client.get(f"/findings/{first.pk}/")
+    for i in range(3, 30):
+        make_finding(make_image(reg, repo=f"r{i}", n=i), vuln)
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        owner_client.get(f"/findings/{first.pk}/")
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        assert "r29" in owner_client.get("/vulnerabilities/CVE-2024-0001/").content.decode()

@@ -120,3 +120,20 @@ def test_cyclonedx_download(owner_client, image):
 def test_no_sbom_no_download(owner_client, org):
     img = make_image(add_registry(org, name="r"), n=9)
     assert owner_client.get(f"/images/{img.pk}/sbom.cdx.json").status_code == 404
+
+
+def test_image_detail_queries_do_not_grow(owner_client, image, django_assert_max_num_queries):
+    with django_assert_max_num_queries(30) as few:
+        owner_client.get(f"/images/{image.pk}/")
+    for i in range(30):
+        Package.objects.create(
+            sbom=image.sbom,
+            name=f"pkg{i}",
+            version="1",
+            ecosystem="pypi",
+            purl=f"pkg:pypi/pkg{i}@1",
+            layer_digest=APP,
+        )
+        make_finding(image, package_key=f"k{i}")
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        assert "pkg29" in owner_client.get(f"/images/{image.pk}/").content.decode()

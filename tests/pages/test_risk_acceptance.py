@@ -142,3 +142,16 @@ def test_openvex_export(owner_client, outsider_client, owner, world):
         for f in (world["api1"], world["api2"])
     )
     assert json.loads(outsider_client.get("/acceptances/openvex.json").content)["statements"] == []
+
+
+def test_acceptance_list_queries_do_not_grow(
+    owner_client, owner, world, django_assert_max_num_queries
+):
+    accept(world, owner, scope="finding")
+    with django_assert_max_num_queries(20) as few:
+        owner_client.get("/acceptances/")
+    for _ in range(30):
+        accept(world, owner, scope="registry")
+        accept(world, owner, key="api2", scope="finding")
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        owner_client.get("/acceptances/")

@@ -134,3 +134,20 @@ def test_update_saves_reschedules_and_keeps_a_blank_secret(owner_client, org):
     assert reg.secret().reveal() == "keep-me"
     assert not Schedule.objects.filter(pk=before.pk).exists()
     assert not ScanRun.objects.filter(registry=reg).exists()  # Update does not scan
+
+
+@pytest.mark.parametrize("kind", ["ecr", "acr", "dockerhub", "artifactory", "oci"])
+def test_every_provider_has_its_fields_and_prerequisites(owner_client, kind):
+    from integrations.providers import get_provider_class
+
+    cls = get_provider_class(kind)
+    pages = "".join(
+        owner_client.get(f"/integrations/add/{kind}/{step}/").content.decode()
+        for step in ("details", "credentials")
+    )
+    for spec in cls.credential_fields:
+        assert f'name="{spec.name}"' in pages, spec.name
+    for spec in cls.credential_fields:
+        if spec.secret:
+            assert f'type="password" name="{spec.name}"' in pages
+    assert cls.prerequisites[:40] in pages.replace("&#x27;", "'")
