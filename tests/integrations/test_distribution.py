@@ -5,7 +5,10 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import json
 import re
+import shutil
+import subprocess
 import tarfile
 import threading
 import time
@@ -294,3 +297,56 @@ def test_threads_needing_one_scope_share_one_token_request(token_registry, repo_
     with ThreadPoolExecutor(max_workers=8) as pool:
         list(pool.map(lambda _: client.head_manifest(repo_name, "v1"), range(16)))
     assert client.stats["auth"] - before == 1
+
+
+@pytest.mark.skipif(not shutil.which("skopeo"), reason="skopeo is missing (Debian package skopeo)")
+@pytest.mark.parametrize(
+    ("source", "fmt", "media_type", "layer_type"),
+    [
+        ("oci", "v2s2", DOCKER_MANIFEST, "application/vnd.docker.image.rootfs.diff.tar.gzip"),
+        ("docker", "oci", OCI_MANIFEST, "application/vnd.oci.image.layer.v1.tar+gzip"),
+    ],
+)
+def test_it_reads_images_converted_by_skopeo(
+    registry, repo_name, source, fmt, media_type, layer_type
+):
+    """A cross-check with a real tool: skopeo writes the manifest (converting its format), so
+    our builders and our client can't share a mistake here."""
+    registry.push_image(repo_name, "src", [LAYER, LAYER2], media=source)
+    creds = f"{registry.username}:{registry.password}"
+    subprocess.run(
+        ["skopeo", "copy", "--quiet", "--src-tls-verify=false", "--dest-tls-verify=false",
+         "--src-creds", creds, "--dest-creds", creds, "--format", fmt,
+         f"docker://{registry.host}/{repo_name}:src", f"docker://{registry.host}/{repo_name}:copy"],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    inspected = json.loads(
+        subprocess.run(
+            [
+                "skopeo",
+                "inspect",
+                "--tls-verify=false",
+                "--creds",
+                creds,
+                f"docker://{registry.host}/{repo_name}:copy",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        ).stdout
+    )
+    client = registry.client()
+    resolved = client.resolve(repo_name, "copy")
+    (image,) = resolved.images
+    assert (resolved.digest, image.media_type) == (inspected["Digest"], media_type)
+    assert [layer.digest for layer in image.layers] == inspected["Layers"]
+    contents = []
+    for layer in image.layers:
+        with client.open_blob(repo_name, layer.digest) as blob:
+            contents.append(_decompress(blob, layer.media_type))
+    assert contents == [LAYER, LAYER2]
+    assert [layer.media_type for layer in image.layers] == [layer_type, layer_type]
+
+
+def _decompress(blob, media_type: str) -> bytes:
+    return gzip.GzipFile(fileobj=blob).read() if media_type.endswith("gzip") else blob.read()
