@@ -149,7 +149,14 @@ def _extract_object(kind: str, obj: Any, out: Extraction) -> None:
     status = obj.get("status") if kind == "Pod" and isinstance(obj.get("status"), dict) else {}
     for list_key, status_key, ctype in _CONTAINER_LISTS:
         digests = _status_digests(status.get(status_key))
-        for container in spec.get(list_key) or []:
+        containers = spec.get(list_key) or []
+        if not isinstance(containers, list):
+            where = f"{kind}/{name}"
+            out.errors.append(
+                {"namespace": namespace, "object": where, "error": f"`{list_key}` is not a list"}
+            )
+            continue
+        for container in containers:
             seen = _container(container, ctype, digests, out, f"{kind}/{name}", namespace)
             if seen is not None:
                 out.containers.append(SeenContainer(namespace, workload_kind, workload_name, *seen))

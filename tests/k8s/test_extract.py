@@ -290,6 +290,18 @@ def test_an_unusable_registry_port_is_reported():
     assert "Not a registry host" in extraction.errors[0]["error"]
 
 
+def test_a_containers_field_that_is_not_a_list_is_reported():
+    doc = load_document(
+        '{"kind": "Pod", "metadata": {"name": "p", "namespace": "x"}, "spec": {'
+        '"containers": [{"name": "a", "image": "app"}], "initContainers": {"name": "b"}}}'
+    )
+    extraction = extract_containers(doc)
+    assert [c.container_name for c in extraction.containers] == ["a"]
+    assert extraction.errors == [
+        {"namespace": "x", "object": "Pod/p", "error": "`initContainers` is not a list"}
+    ]
+
+
 def test_objects_without_a_pod_spec_are_reported():
     doc = load_document(
         '{"kind": "List", "items": [{"kind": "Pod", "metadata": {"name": "p"}}, 7]}'
