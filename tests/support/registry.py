@@ -21,6 +21,7 @@ come from :mod:`tests.support.oci_images`.
 
 from __future__ import annotations
 
+import atexit
 import base64
 import hashlib
 import itertools
@@ -288,6 +289,7 @@ class LocalRegistry:
                 [REGISTRY_BIN, "serve", str(config_path)], stdout=log, stderr=log
             )
             log.close()
+            atexit.register(self.stop)  # a session that dies early still stops its registry
             if self._wait_ready():
                 return
             self.stop()
