@@ -11,7 +11,7 @@ import sys
 import pytest
 import requests
 
-from bench import images
+from bench import images, tarlayer
 from bench.context import Context
 from bench.registry import AccessLog, BenchRegistry, classify
 from bench.report import print_table
@@ -44,14 +44,12 @@ def test_it_measures_the_peak_memory_of_a_child():
 
 
 @pytest.mark.slow
-def test_the_access_log_counts_a_pull_by_kind(tmp_path, monkeypatch):
-    monkeypatch.setattr(images, "CACHE", tmp_path / "cache")
-
+def test_the_access_log_counts_a_pull_by_kind(tmp_path):
     def fill(tar):
-        images.add_bytes(tar, "etc/os-release", b'ID=debian\nVERSION_ID="12"\n')
-        images.add_generated(tar, "app", random.Random(3), 200_000)
+        tarlayer.add_bytes(tar, "etc/os-release", b'ID=debian\nVERSION_ID="12"\n')
+        tarlayer.add_generated(tar, "app", random.Random(3), 200_000)
 
-    layer = images.build_layer(tmp_path / "cache" / "app.tar.gz", fill)
+    layer = tarlayer.build_layer(tmp_path / "cache" / "app.tar.gz", fill)
     with BenchRegistry(tmp_path / "registry") as registry:
         from datetime import UTC, datetime
 
