@@ -17,7 +17,7 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q, QuerySet, Sum
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
@@ -244,6 +244,14 @@ def _csv_lines(rows: Iterator[dict[str, Any]]) -> Iterator[str]:
         yield writer.writerow([row[f] for f in EXPORT_FIELDS])
 
 
+def _json_array(rows: Iterator[dict[str, Any]]) -> Iterator[str]:
+    """A JSON array written item by item, so a large export never sits in memory whole."""
+    yield "["
+    for i, row in enumerate(rows):
+        yield ("," if i else "") + "\n" + json.dumps(row)
+    yield "\n]\n"
+
+
 @require_GET
 def finding_export(request: HttpRequest, fmt: str) -> HttpResponse:
     """The filtered findings (all pages, priority order) as CSV (streamed) or JSON."""
@@ -254,7 +262,7 @@ def finding_export(request: HttpRequest, fmt: str) -> HttpResponse:
         response = StreamingHttpResponse(_csv_lines(rows), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="findings-{stamp}.csv"'
         return response
-    response = JsonResponse(list(rows), safe=False, json_dumps_params={"indent": 1})
+    response = StreamingHttpResponse(_json_array(rows), content_type="application/json")
     response["Content-Disposition"] = f'attachment; filename="findings-{stamp}.json"'
     return response
 

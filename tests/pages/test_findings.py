@@ -110,7 +110,7 @@ def test_csv_export_is_the_filtered_set(owner_client, cast):
 
 
 def test_json_export_has_the_cli_finding_keys(owner_client, cast):
-    data = json.loads(owner_client.get("/findings/export.json").content)
+    data = json.loads(b"".join(owner_client.get("/findings/export.json").streaming_content))
     assert [d["vulnerability"] for d in data] == ["CVE-2024-1111", "CVE-2024-2222"]
     keys = {"image", "digest", "package", "version", "ecosystem", "purl", "vulnerability", "aliases",
             "severity", "cvss_score", "fixed_version", "status", "kev", "epss"}  # fmt: skip
@@ -118,7 +118,7 @@ def test_json_export_has_the_cli_finding_keys(owner_client, cast):
 
 
 def test_outsider_exports_nothing_of_ours(outsider_client, cast):
-    data = json.loads(outsider_client.get("/findings/export.json").content)
+    data = json.loads(b"".join(outsider_client.get("/findings/export.json").streaming_content))
     assert [d["registry"] for d in data] == ["theirs"]
 
 
