@@ -9,7 +9,7 @@ from typing import BinaryIO
 
 from .analyzers import ANALYZERS, Analyzer, claimant
 from .catalog import catalog
-from .types import Inventory, LayerResult, Limits
+from .types import AnalyzerOutput, Inventory, LayerResult, Limits
 from .unpack import Budget, walk_layer
 
 __all__ = ["analyze_layer", "scan_layers"]
@@ -42,15 +42,28 @@ def analyze_layer(
     for entry in walk_layer(stream, claims, limits, budget, stats):
         if entry.kind == "file":
             result.files[entry.path] = claimed[entry.path].analyze(entry.path, entry.content)
-        elif entry.kind == "link" and entry.target in result.files:
-            result.files[entry.path] = result.files[entry.target]
+        elif entry.kind == "link":
+            result.files[entry.path] = result.files.get(entry.target) or _unread_link(
+                claimed[entry.path], entry.path, entry.target
+            )
         elif entry.kind == "opaque":
             result.opaque_dirs.append(entry.path)
-        else:  # whiteout, shadow, or a hard link to a file no analyzer read
+        else:  # whiteout, or shadow (a claimed path that is a symlink)
             result.files.pop(entry.path, None)
             result.whiteouts.append(entry.path)
     result.uncompressed_bytes = stats.get("uncompressed_bytes", 0)
+    result.entries = stats.get("entries", 0)
     return result
+
+
+def _unread_link(analyzer: Analyzer, path: str, target: str) -> AnalyzerOutput:
+    """A hard link to a file no analyzer read (its data has streamed past): say so."""
+    return AnalyzerOutput(
+        analyzer.name,
+        warnings=[
+            f"/{path} is a hard link to /{target}, which was not read: its packages are missing."
+        ],
+    )
 
 
 def scan_layers(layers: Iterable[tuple[str, Opener]], *, limits: Limits) -> Inventory:

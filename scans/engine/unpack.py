@@ -211,7 +211,7 @@ def walk_layer(
 
     ``claims(path)`` says whether an analyzer wants a path. Raises ScanError for hostile or
     corrupt input; errors of the underlying stream (e.g. a digest mismatch) pass through.
-    ``stats`` (optional) receives ``uncompressed_bytes`` and ``entries`` at the end."""
+    ``stats`` (optional) receives ``entries`` and ``uncompressed_bytes`` at the end."""
     counter = _CountingReader(_decompressed(stream), limits.max_layer_bytes, budget)
     try:
         archive = tarfile.open(
@@ -221,7 +221,7 @@ def walk_layer(
             errors="surrogateescape",
             tarinfo=_bounded_tarinfo(limits),
         )
-        yield from _walk_members(archive, claims, limits)
+        yield from _walk_members(archive, claims, limits, stats if stats is not None else {})
     except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile, zstandard.ZstdError) as e:
         raise ScanError(f"A layer is not a valid (gzip/zstd) tar archive: {e}") from None
     if stats is not None:
@@ -229,7 +229,7 @@ def walk_layer(
 
 
 def _walk_members(
-    archive: tarfile.TarFile, claims: Callable[[str], bool], limits: Limits
+    archive: tarfile.TarFile, claims: Callable[[str], bool], limits: Limits, stats: dict
 ) -> Iterator[Entry]:
     """Walk members with ``next()`` (not iteration) so the member list can be dropped as we go:
     a streamed TarFile otherwise keeps every TarInfo of the layer in memory."""
@@ -244,6 +244,7 @@ def _walk_members(
             )
         yield from _entries_for(archive, member, claims, limits, symlinks)
     _check_symlink_loops(symlinks)
+    stats["entries"] = count
 
 
 def _entries_for(

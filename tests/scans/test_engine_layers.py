@@ -107,3 +107,17 @@ def test_a_cached_layer_result_folds_like_a_fresh_one():
     restored = [LayerResult.from_dict(r.digest, r.to_dict()) for r in (base, top)]
     assert build_inventory(restored) == build_inventory([base, top])
     assert [p.purl for p in build_inventory(restored).packages] == ["pkg:npm/q@1.0.0"]
+
+
+def test_a_hard_link_to_an_unread_file_is_reported_not_silently_dropped():
+    result = analyze(
+        "sha256:1",
+        {
+            "store/meta": b"Name: foo\nVersion: 1\n\n",
+            "a/foo-1.dist-info/METADATA": ("hardlink", "store/meta"),
+        },
+    )
+    inventory = build_inventory([result])
+    assert inventory.packages == []
+    assert "hard link to /store/meta, which was not read" in inventory.warnings[0]
+    assert result.entries == 2
