@@ -83,6 +83,12 @@ MAX_RETRY_AFTER = 60.0  # longer waits are reported instead of slept through
 _DIGEST = re.compile(r"^(sha256|sha384|sha512):([0-9a-f]{64,128})$")
 _HASHES = {"sha256": 64, "sha384": 96, "sha512": 128}
 _REDIRECTS = (301, 302, 303, 307, 308)
+# Worth a retry: the connection failed, stalled, or broke off while the body came in.
+_SEND_ERRORS = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+)
 _READ_ERRORS = (
     urllib3.exceptions.HTTPError,
     requests.ConnectionError,
@@ -350,19 +356,27 @@ class DistributionClient:
         """Fetch and parse a manifest; its digest is checked when ``reference`` is a digest
         (and against ``Docker-Content-Digest``). Raises DigestMismatch, or ProviderError for
         malformed JSON."""
-        with self._slot():
-            resp = self._send(
-                "GET",
-                self._manifest_url(repository, reference),
-                kind="manifest",
-                scope=self._pull(repository),
-                headers={"Accept": ACCEPT_MANIFESTS},
-                stream=True,
-            )
-            with contextlib.closing(resp):
-                if resp.status_code != 200:
-                    raise self._error(resp, "manifest", repository, reference)
-                raw = self._read_small(resp, MAX_MANIFEST_BYTES, f"manifest {repository}")
+        for attempt in range(self.retries + 1):
+            with self._slot():
+                resp = self._send(
+                    "GET",
+                    self._manifest_url(repository, reference),
+                    kind="manifest",
+                    scope=self._pull(repository),
+                    headers={"Accept": ACCEPT_MANIFESTS},
+                    stream=True,
+                )
+                with contextlib.closing(resp):
+                    if resp.status_code != 200:
+                        raise self._error(resp, "manifest", repository, reference)
+                    try:
+                        raw = self._read_small(resp, MAX_MANIFEST_BYTES, f"manifest {repository}")
+                        break
+                    except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
+                        if attempt >= self.retries:
+                            raise self._network_error(exc) from None
+                        why = f"{type(exc).__name__} reading the body"
+            self._retry_wait("GET", resp.url, why, attempt, None)
         digest = self._check_manifest_digest(repository, reference, raw, resp)
         try:
             data = json.loads(raw)
@@ -502,7 +516,7 @@ class DistributionClient:
                 resp = self._follow(method, url, sent, kind=kind, stream=stream)
             except requests.exceptions.SSLError:
                 raise self._tls_error() from None
-            except (requests.ConnectionError, requests.Timeout) as exc:
+            except _SEND_ERRORS as exc:
                 if attempt >= self.retries:
                     raise self._network_error(exc) from None
                 self._retry_wait(method, url, type(exc).__name__, attempt, None)
@@ -595,15 +609,14 @@ class DistributionClient:
             raise ProviderError(f"{self.host} sent a malformed {what} (not JSON)", permanent=True)
         return data
 
-    def _read_small(self, resp: requests.Response, limit: int, what: str) -> bytes:
+    @staticmethod
+    def _read_small(resp: requests.Response, limit: int, what: str) -> bytes:
+        """The whole body, refusing more than ``limit`` bytes; read errors propagate."""
         buf = bytearray()
-        try:
-            for chunk in resp.iter_content(65536):
-                buf += chunk
-                if len(buf) > limit:
-                    raise ProviderError(f"{what} is larger than {limit} bytes", permanent=True)
-        except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
-            raise self._network_error(exc) from None
+        for chunk in resp.iter_content(65536):
+            buf += chunk
+            if len(buf) > limit:
+                raise ProviderError(f"{what} is larger than {limit} bytes", permanent=True)
         return bytes(buf)
 
     def _check_manifest_digest(
@@ -688,7 +701,7 @@ class DistributionClient:
                 )  # fmt: skip
             except requests.exceptions.SSLError:
                 raise self._tls_error(urlsplit(realm).netloc) from None
-            except (requests.ConnectionError, requests.Timeout) as exc:
+            except _SEND_ERRORS as exc:
                 if attempt >= self.retries:
                     raise self._network_error(exc, urlsplit(realm).netloc) from None
                 self._sleep(backoff_delay(attempt, self.backoff))

@@ -172,6 +172,26 @@ def test_a_connection_reset_mid_blob_resumes_with_range(fault_proxy, image, slee
     assert len(sleeps) == 1
 
 
+def test_a_manifest_cut_off_mid_body_is_fetched_again(fault_proxy, image, sleeps):
+    repo, built = image
+    done = []
+
+    def cut_once(req):
+        if req.method == "GET" and "/manifests/v1" in req.path and not done:
+            done.append(True)
+            return lambda handler: write_answer(
+                handler,
+                200,
+                {"Content-Type": built.media_type, "Content-Length": str(len(built.manifest))},
+                built.manifest[:20],
+            )
+        return None
+
+    fault_proxy.add(cut_once)
+    manifest = fault_proxy.client(sleep=sleeps).get_manifest(repo, "v1")
+    assert manifest.raw == built.manifest and len(sleeps) == 1
+
+
 def test_a_reset_that_keeps_happening_is_a_clean_error(fault_proxy, image, sleeps):
     repo, built = image
     layer_digest = built.layer_digests[0]
