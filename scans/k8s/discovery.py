@@ -137,6 +137,7 @@ def _refresh(
         if before != (row.registry_id, row.repository, row.tag, row.image_id):
             row.save(update_fields=_UPDATE_FIELDS)
         seen_ids.append(row.pk)
+    seen_ids.sort()  # the same chunks, in the same order, in concurrent discoveries
     for start in range(0, len(seen_ids), 500):
         RunningImage.objects.filter(pk__in=seen_ids[start : start + 500]).update(
             last_seen=now, still_running=True

@@ -315,3 +315,29 @@ def test_lost_scan_tasks_are_queued_again_and_failed_ones_retried(org, queued):
     RunningImage.objects.filter(digest=ENVOY).update(scan_status="failed")
     discover("pods.json")
     assert {RunningImage.objects.get(pk=pk).digest for _, pk in queued} == {NGINX, ENVOY}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_discoveries_of_one_cluster_agree(org):
+    import threading
+
+    from django.db import connection
+
+    barrier, codes = threading.Barrier(3), []
+
+    def one():
+        try:
+            barrier.wait()
+            codes.append(run(str(FIXTURES / "pods.json"), "--no-scan")[0])
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=one) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert codes == [0, 0, 0]
+    assert RunningImage.objects.count() == 8
+    assert RunningImage.objects.filter(still_running=True).count() == 8
+    assert Registry.objects.filter(organization=org).count() == 4
