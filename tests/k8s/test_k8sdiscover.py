@@ -341,3 +341,29 @@ def test_concurrent_discoveries_of_one_cluster_agree(org):
     assert RunningImage.objects.count() == 8
     assert RunningImage.objects.filter(still_running=True).count() == 8
     assert Registry.objects.filter(organization=org).count() == 4
+
+
+def test_findings_are_annotated_running_in_cluster(org):
+    from django.utils import timezone
+
+    from scans.vulndb.models import Finding, Vulnerability
+
+    discover("pod.json", "--no-scan")
+    registry = RunningImage.objects.get(container_name="migrate").registry
+    vuln = Vulnerability.objects.create(osv_id="CVE-2024-0001")
+    running = Image.objects.create(registry=registry, digest=MIGRATE)
+    idle = Image.objects.create(registry=registry, digest="sha256:" + "4" * 64)
+    for image in (running, idle):
+        Finding.objects.create(
+            image=image,
+            vulnerability=vuln,
+            package_key="pkg:deb/debian/openssl@3.0.11-1",
+            package_name="openssl",
+            package_version="3.0.11-1",
+            ecosystem="deb",
+            first_seen=timezone.now(),
+        )
+    flags = dict(
+        annotate_running(Finding.objects.all()).values_list("image__digest", "running_in_cluster")
+    )
+    assert flags == {MIGRATE: True, "sha256:" + "4" * 64: False}
