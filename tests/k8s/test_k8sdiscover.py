@@ -367,3 +367,16 @@ def test_findings_are_annotated_running_in_cluster(org):
         annotate_running(Finding.objects.all()).values_list("image__digest", "running_in_cluster")
     )
     assert flags == {MIGRATE: True, "sha256:" + "4" * 64: False}
+
+
+def test_rows_move_to_an_integration_added_later(org):
+    discover("pods.json", "--no-scan")
+    seen = Registry.objects.get(organization=org, url="registry.example.com:5000")
+    corp = Registry.objects.create(
+        organization=org, name="corp", provider="oci", url="https://registry.example.com:5000"
+    )
+    report = discover("pods.json", "--no-scan")
+    envoy = RunningImage.objects.get(container_name="proxy")
+    assert envoy.registry == corp and envoy.still_running
+    assert next(i for i in report["images"] if i["container"] == "proxy")["registry"] == "corp"
+    assert Registry.objects.filter(pk=seen.pk).exists()  # the occurrence stays, last seen before
