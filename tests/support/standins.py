@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import secrets
 import ssl
 import threading
@@ -32,7 +33,7 @@ from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 import pytest
 import requests
 
-from tests.support.registry import LocalRegistry, make_cert
+from tests.support.registry import REGISTRY_BIN, LocalRegistry, make_cert
 
 __all__ = [
     "AcrStandIn",
@@ -43,6 +44,7 @@ __all__ = [
     "StandIn",
     "assert_pulls",
     "json_response",
+    "start_registry",
 ]
 
 MANIFEST_ACCEPT = ", ".join(
@@ -734,6 +736,14 @@ class FakeSession:
             if url.startswith(prefix) and queue:
                 return queue.pop(0)
         raise AssertionError(f"unexpected request {method} {url}")
+
+
+def start_registry(directory: Path, **kwargs) -> LocalRegistry:
+    """A fresh real registry for a module-scoped fixture (the caller stops it); skips the test
+    when the Debian package docker-registry is missing, as ``make_registry`` does."""
+    if not os.path.exists(REGISTRY_BIN):
+        pytest.skip(f"{REGISTRY_BIN} is missing: install the Debian package docker-registry")
+    return LocalRegistry(directory, **kwargs)
 
 
 # ---- fixtures ----------------------------------------------------------------------------------
