@@ -221,6 +221,7 @@ class RequestCounts:
     blob_bytes: int = 0
     manifest_bytes: int = 0
     blob_digests: Counter = field(default_factory=Counter)
+    blob_bytes_by_digest: Counter = field(default_factory=Counter)
 
     def as_dict(self) -> dict:
         return {
@@ -264,7 +265,9 @@ class AccessLog:
             size = 0 if m["size"] == "-" else int(m["size"])
             if kind == "blob GET" and m["status"] in ("200", "206"):
                 out.blob_bytes += size
-                out.blob_digests[m["path"].rsplit("/", 1)[-1]] += 1
+                digest = m["path"].rsplit("/", 1)[-1]
+                out.blob_digests[digest] += 1
+                out.blob_bytes_by_digest[digest] += size
             elif kind == "manifest GET":
                 out.manifest_bytes += size
         return out
