@@ -1,6 +1,6 @@
 """Peak memory of the scan engine while streaming one large generated layer.
 
-``python -m bench.layer_memory [--sizes 50,500] [--compression gzip|zstd|none]``
+``python -m bench.layer_memory [--sizes 50,500] [--compression gzip|zstd|none] [--via-registry]``
 
 For each size, a layer of that many MB of pseudo-random 1 MB files followed by a real dpkg
 status file (this machine's, else a small one) is written to a temporary file as a stream
@@ -8,6 +8,10 @@ status file (this machine's, else a small one) is written to a temporary file as
 ``scans.engine.pipeline.analyze_layer`` and reports its peak RSS (``resource.getrusage``
 ``ru_maxrss``) next to the peak of a subprocess that only imports the engine. Flat figures
 across sizes mean the engine holds no more than one claimed file at a time.
+
+``--via-registry`` pushes the layer to a real local ``docker-registry`` (the test suite's
+LocalRegistry) and streams it through ``DistributionClient.open_blob`` (digest verified while
+streaming) into the engine: the whole pull path except the ORM.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import argparse
 import gzip
 import io
 import json
+import os
 import random
 import subprocess
 import sys
@@ -37,7 +42,16 @@ from scans.engine.types import Limits
 path = sys.argv[2]
 started = time.perf_counter()
 packages = 0
-if path != "-":
+if path.startswith("registry:"):
+    from integrations.crypto import Secret
+    from integrations.providers.base import PullAuth
+    from integrations.providers.distribution import DistributionClient
+    _, url, repo, digest, user = path.split(" ")
+    auth = PullAuth(base_url=url, username=user, password=Secret(sys.stdin.readline().strip()))
+    with DistributionClient(auth).open_blob(repo, digest) as stream:
+        result = analyze_layer(digest, stream, limits=Limits())
+    packages = len(build_inventory([result]).packages)
+elif path != "-":
     with open(path, "rb") as stream:
         result = analyze_layer("sha256:bench", stream, limits=Limits())
     packages = len(build_inventory([result]).packages)
@@ -73,22 +87,43 @@ def write_layer(path: Path, megabytes: int, compression: str) -> None:
         tar.addfile(info, io.BytesIO(status))
 
 
-def measure(path: str) -> dict:
-    """Run the child on ``path`` ("-" = import only) and return its JSON report."""
+def measure(path: str, stdin: str = "") -> dict:
+    """Run the child on ``path`` ("-" = import only; "registry: URL REPO DIGEST USER" = pull,
+    with the password on stdin) and return its JSON report."""
     done = subprocess.run(
-        [sys.executable, "-c", CHILD, str(ROOT), path], capture_output=True, text=True, check=True
+        [sys.executable, "-c", CHILD, str(ROOT), path],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     return json.loads(done.stdout)
+
+
+def measure_via_registry(registry, path: Path) -> dict:
+    digest = registry.push_blob_file("bench/layer", path)
+    spec = f"registry: {registry.url} bench/layer {digest} {registry.username}"
+    return measure(spec, stdin=registry.password + "\n")
+
+
+def _start_registry(directory: Path):
+    sys.path.insert(0, str(ROOT))
+    from tests.support.registry import LocalRegistry
+
+    return LocalRegistry(directory / "registry")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="50,500", help="layer sizes in MB, comma-separated")
     parser.add_argument("--compression", default="gzip", choices=("gzip", "zstd", "none"))
+    parser.add_argument("--via-registry", action="store_true", help="pull through a registry")
     args = parser.parse_args(argv)
     baseline = measure("-")
     rows = [("import only", 0, baseline["peak_rss_kb"], 0.0, 0)]
     with tempfile.TemporaryDirectory(prefix="layer-memory-") as tmp:
+        registry = _start_registry(Path(tmp)) if args.via_registry else None
         for size in (int(s) for s in args.sizes.split(",")):
             path = Path(tmp) / f"layer-{size}.tar"
             started = time.perf_counter()
@@ -96,10 +131,13 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"wrote {size} MB layer in {time.perf_counter() - started:.1f} s", file=sys.stderr
             )
-            report = measure(str(path))
+            if registry is not None:
+                report = measure_via_registry(registry, path)
+            else:
+                report = measure(str(path))
             rows.append(
                 (
-                    f"{size} MB {args.compression}",
+                    f"{size} MB {args.compression}" + (" via registry" if registry else ""),
                     path.stat().st_size,
                     report["peak_rss_kb"],
                     report["seconds"],
@@ -107,6 +145,8 @@ def main(argv: list[str] | None = None) -> int:
                 )
             )
             path.unlink()
+        if registry is not None:
+            registry.stop()
     print("| layer | blob bytes | peak RSS (MB) | seconds | packages |")
     print("|---|---|---|---|---|")
     for name, blob, rss, seconds, packages in rows:
