@@ -111,8 +111,8 @@ def _store(
             row = RunningImage(organization=org, cluster=cluster, first_seen=now)
             for name, value in zip(_KEY_FIELDS, _seen_key(seen), strict=True):
                 setattr(row, name, value)
+            _set_values(row, seen, registries, now)
             fresh.append(row)
-        _set_values(row, seen, registries, now)
     created = {_row_key(row) for row in fresh}
     if fresh:
         RunningImage.objects.bulk_create(fresh, batch_size=500, ignore_conflicts=True)
