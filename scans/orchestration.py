@@ -464,9 +464,10 @@ def _maybe_finish(run_id: int) -> None:
 
 
 def reap_stale_runs(*, registry_id: int | None = None, now: datetime | None = None) -> int:
-    """Finish runs without progress for REGSCAN_STALE_RUN_MINUTES as failed, with a reason.
+    """Finish runs without progress for REGSCAN_STALE_RUN_MINUTES as failed, with a reason,
+    then dispatch again the open images of runs quiet for a task timeout (requeue_orphans).
 
-    Their open images are marked failed. Returns how many runs were reaped.
+    Open images of a failed run are marked failed. Returns how many runs were reaped.
     """
     now = now or timezone.now()
     minutes = settings.REGSCAN_STALE_RUN_MINUTES
@@ -490,7 +491,34 @@ def reap_stale_runs(*, registry_id: int | None = None, now: datetime | None = No
             ScanRun.objects.filter(pk=run_id).update(failed=F("failed") + n)
         reaped += 1
         log.warning("Scan %s reaped: %s", run_id, reason)
+    requeue_orphans(registry_id=registry_id, now=now)
     return reaped
+
+
+def requeue_orphans(*, registry_id: int | None = None, now: datetime | None = None) -> int:
+    """Dispatch again the open images of listed runs without progress for a task timeout.
+
+    A broker without redelivery (Redis) loses the tasks a killed worker had taken; their
+    images stay pending (or running, by a dead worker) and would stall the run until it is
+    reaped. Dispatching them again is safe: each image is claimed once. Returns the number of
+    runs whose images were dispatched again."""
+    now = now or timezone.now()
+    quiet = ScanRun.objects.filter(
+        status=ScanRunStatus.RUNNING,
+        listed_at__isnull=False,
+        heartbeat_at__lt=now - _task_timeout(),
+    )
+    if registry_id is not None:
+        quiet = quiet.filter(registry_id=registry_id)
+    count = 0
+    for run_id in list(quiet.values_list("pk", flat=True)):
+        ImageScan.objects.filter(
+            run_id=run_id, status=ImageScanStatus.RUNNING, started_at__lt=now - _task_timeout()
+        ).update(status=ImageScanStatus.PENDING)
+        _redispatch(run_id, _CLUSTER)
+        _maybe_finish(run_id)
+        count += 1
+    return count
 
 
 # --- Running in this process, and reporting ------------------------------------------------
