@@ -23,7 +23,7 @@ import logging
 import os
 import tempfile
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -167,6 +167,12 @@ def _import_path(path: Path, name: str, report: SourceReport, now: datetime) -> 
         report.kind = SourceKind.OSV
         _write_osv(_records_in_dir(path), name, report, now)
         return
+    if path.suffix in (".jsonl", ".ndjson") and _head(path)[:1] in (b"{", b" ", b"\n"):
+        # Stream JSON lines: a full ecosystem export need not fit in memory three times over.
+        report.kind = SourceKind.OSV
+        with open(path, encoding="utf-8-sig") as fh:
+            _write_osv(_jsonl(fh, name), name, report, now)
+        return
     data = path.read_bytes()
     kind, payload = _sniff(data, name)
     report.kind = "osv" if kind.startswith("osv") else kind
@@ -228,8 +234,15 @@ def _osv_records(kind: str, payload: Any, name: str) -> Iterator[dict[str, Any]]
         yield from _records_in_zip(payload, name)
 
 
-def _jsonl(text: str, name: str) -> Iterator[dict[str, Any]]:
-    for lineno, line in enumerate(text.splitlines(), 1):
+def _head(path: Path) -> bytes:
+    with open(path, "rb") as fh:
+        return fh.read(4)
+
+
+def _jsonl(lines: str | Iterable[str], name: str) -> Iterator[dict[str, Any]]:
+    if isinstance(lines, str):
+        lines = lines.splitlines()
+    for lineno, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:

@@ -168,3 +168,11 @@ def test_url_import_from_a_loopback_server(db, file_server):
     assert report.unavailable == [f"{file_server}/missing.jsonl: HTTP 404"]
     assert "secret-value" not in json.dumps(report.as_dict())
     assert ImportSource.objects.filter(name=f"{file_server}/npm.osv.jsonl").exists()
+
+
+def test_a_bad_line_in_jsonl_is_refused_with_its_line_number(db, tmp_path):
+    path = tmp_path / "broken.jsonl"
+    lines = open(vulndata("npm.osv.jsonl")).read().splitlines()[:3] + ['{"name": "not osv"}']
+    path.write_text("\n".join(lines))
+    report = api.import_sources([str(path)])
+    assert report.format_errors == [f"{path}: line 4 is not an OSV record"]

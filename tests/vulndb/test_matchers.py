@@ -77,3 +77,35 @@ def test_osv_ecosystem_to_matcher():
     assert matcher_for_osv_ecosystem("PyPI").name == "pypi"
     assert matcher_for_osv_ecosystem("crates.io").name == "cargo"
     assert matcher_for_osv_ecosystem("NuGet") is None
+
+
+@pytest.mark.parametrize(
+    ("ecosystem", "name", "query", "installed", "fixed", "affected"),
+    [
+        # Maven: "group:artifact"; 2.9.10.1 < 2.9.10.8 and qualifiers sort before releases.
+        (
+            "maven",
+            "com.fasterxml.jackson.core/jackson-databind",
+            "com.fasterxml.jackson.core:jackson-databind",
+            "2.9.10.1",
+            "2.9.10.8",
+            True,
+        ),
+        ("maven", "org.example:lib", "org.example:lib", "1.0-rc1", "1.0", True),
+        # crates.io: "-" and "_" name the same crate.
+        ("cargo", "tokio_util", "tokio-util", "0.7.3", "0.7.10", True),
+        # RubyGems: prerelease "1.13.0.rc1" is before "1.13.0".
+        ("gem", "nokogiri", "nokogiri", "1.13.0.rc1", "1.13.0", True),
+        ("gem", "nokogiri", "nokogiri", "1.13.10", "1.13.9", False),
+    ],
+)
+def test_other_language_ecosystems(ecosystem, name, query, installed, fixed, affected):
+    from scans.vulndb.matchers import PackageRef
+
+    matcher = matcher_for_package(ecosystem)
+    ref = PackageRef(name=name, version=installed, ecosystem=ecosystem)
+    assert [matcher.normalize_name(n) for n in matcher.query_names(ref)] == [
+        matcher.normalize_name(query)
+    ]
+    rng = {"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": fixed}]}
+    assert is_affected(matcher, installed, entry(rng)) is affected
