@@ -131,14 +131,15 @@ class AcrProvider(Provider):
     # ---- the provider interface --------------------------------------------------------------
 
     def check(self) -> None:
-        """List one repository and its tags, and get a pull credential; raise ProviderError."""
+        """List one repository and its tags, and check the registry accepts the pull credential
+        (``GET /v2/``); raise ProviderError."""
         names = self._call(
             lambda: self.client.list_repository_names(results_per_page=1), "the repository list"
         )
         first = next(self._iterate(names, "the repository list"), None)
         if first is not None:
             next(iter(self.tags(first)), None)
-        self.pull_auth()
+        self.distribution().ping()
 
     def repositories(self) -> Iterator[str]:
         """Yield every repository name (all pages)."""

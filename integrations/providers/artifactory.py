@@ -81,9 +81,11 @@ class ArtifactoryProvider(Provider):
     # ---- the provider interface --------------------------------------------------------------
 
     def check(self) -> None:
-        """List the Docker repository keys and one catalog page of each; raise ProviderError."""
+        """List the Docker repository keys and one catalog page of each, and check the Docker
+        API accepts the credentials (``GET /v2/``); raise ProviderError."""
         for key in self.repository_keys():
             self._get(self._catalog_url(key, last=""), what=f"Docker repository {key!r}")
+        self.distribution().ping()
 
     def repository_keys(self) -> list[str]:
         """The configured keys, else every Docker repository key the user can see."""

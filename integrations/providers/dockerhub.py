@@ -92,10 +92,12 @@ class DockerHubProvider(Provider):
     # ---- the provider interface --------------------------------------------------------------
 
     def check(self) -> None:
-        """Log in and list one page of every namespace; raise ProviderError saying what to fix."""
+        """Log in, list one page of every namespace and check the registry accepts the token
+        (``GET /v2/``); raise ProviderError saying what to fix."""
         for namespace in self.namespaces():
             url = self._repositories_url(namespace)
             self._get_json(url, what=f"namespace {namespace!r}")
+        self.distribution().ping()
 
     def namespaces(self) -> tuple[str, ...]:
         """The configured namespaces, else the account's own."""

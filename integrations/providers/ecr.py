@@ -150,13 +150,14 @@ class EcrProvider(Provider):
         """Raise ProviderError unless the region is known and listing and pulling are allowed.
 
         Calls DescribeRepositories, DescribeImages on the first repository (if any) and
-        GetAuthorizationToken, so a missing IAM action is named in the message."""
+        GetAuthorizationToken, so a missing IAM action is named in the message, then checks the
+        registry accepts the token (``GET /v2/``)."""
         self._check_region()
         first = next(iter(self._pages("describe_repositories", "repositories", maxResults=1)), None)
         if first is not None:
             name = first["repositoryName"]
             next(iter(self._pages("describe_images", "imageDetails", repositoryName=name)), None)
-        self.pull_auth()
+        self.distribution().ping()
 
     def repositories(self) -> Iterator[str]:
         """Yield every repository name of the registry (all pages)."""

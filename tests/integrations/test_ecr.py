@@ -141,8 +141,9 @@ def test_it_pulls_from_the_registry_with_the_ecr_token(ecr, moto_url):
 
 
 @pytest.mark.slow
-def test_check_passes_against_the_api(ecr, moto_url):
-    make_provider(moto_url).check()
+def test_check_passes_against_the_api_and_the_registry(ecr, moto_url):
+    registry, _digests = ecr
+    make_provider(moto_url, registry_endpoint=registry.url).check()
 
 
 @pytest.mark.slow
