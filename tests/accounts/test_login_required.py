@@ -71,4 +71,4 @@ def test_the_list_is_not_empty():
 def test_login_page_renders(client, db):
     response = client.get("/login/")
     assert response.status_code == 200
-    assert b"Log in to regscan" in response.content
+    assert b'name="username"' in response.content and b'name="password"' in response.content
