@@ -210,8 +210,13 @@ def reschedule(registry: Registry, *, now: datetime | None = None) -> None:
 
 
 def ensure_maintenance_schedules() -> None:
-    """Make sure the periodic stale-run reaper is scheduled (every 5 minutes)."""
+    """Make sure the periodic jobs exist once an integration is scheduled: the stale-run
+    reaper (every 5 minutes) and the vulnerability data refresh (``scans.vulndb.tasks``)."""
+    from scans.vulndb.tasks import SCHEDULE_NAME, ensure_refresh_schedule
+
     Schedule = _schedule_model()
+    if not Schedule.objects.filter(name=SCHEDULE_NAME).exists():
+        ensure_refresh_schedule()
     if not Schedule.objects.filter(name=REAP_SCHEDULE).exists():
         Schedule.objects.get_or_create(
             name=REAP_SCHEDULE,

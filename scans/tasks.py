@@ -51,8 +51,12 @@ def reap_stale_runs() -> int:
     return orchestration.reap_stale_runs()
 
 
-def rematch_all() -> object:
-    """Re-match every stored SBOM against the vulnerability database (after an import)."""
+def rematch_all() -> dict:
+    """Re-match every stored SBOM against the vulnerability database; returns the counts.
+
+    Imports re-match what they changed themselves (``importvulns``, and the scheduled
+    ``scans.vulndb.tasks.refresh_vulnerability_data``); this task is the full re-match to
+    enqueue by name, e.g. after an analyzer upgrade."""
     from scans.vulndb import api
 
-    return api.rematch_all()
+    return api.rematch_all().as_dict()

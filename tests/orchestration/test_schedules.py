@@ -140,3 +140,5 @@ def test_sync_schedule_also_schedules_the_stale_run_reaper(registry):
     sync_schedule(registry)
     reaper = Schedule.objects.get(name="regscan-reap-stale-runs")
     assert reaper.func == "scans.tasks.reap_stale_runs"
+    refresh = Schedule.objects.get(name="vulndb-refresh")
+    assert refresh.func == "scans.vulndb.tasks.refresh_vulnerability_data"
