@@ -251,18 +251,27 @@ def scan_reference(
 ) -> list[ImageResult]:
     """Scan one image reference for ``org``: every platform of an index unless ``platform``.
 
-    Records the registry occurrence (or finds the integration covering it), the Repository,
-    Tag and Image rows, the SBOMs, and syncs findings when the vulnerability DB is installed.
+    When ``org`` has a Private integration covering the registry and no ``username`` is
+    given, pulls with the integration's credentials and records the images under it; else
+    records the registry occurrence (``access``). Then the Repository, Tag and Image rows, the
+    SBOMs, and the findings.
     A platform that fails gets an ImageResult with ``error`` (the others still run). Raises
     ValueError for a bad reference, ProviderError when the registry can't be used at all."""
-    from integrations.occurrences import record_registry_occurrence
+    from integrations.occurrences import find_integration, record_registry_occurrence
 
     ref = parse_reference(reference)
-    client = client_for_reference(
-        ref, username=username, password=password, ca_bundle=ca_bundle, insecure=insecure
-    )
+    integration = None if username else find_integration(org, ref.registry)
+    if integration is not None:
+        # The org connected this registry: pull with the integration's own credentials.
+        from integrations.services import provider_for
+
+        client = provider_for(integration).distribution()
+    else:
+        client = client_for_reference(
+            ref, username=username, password=password, ca_bundle=ca_bundle, insecure=insecure
+        )
     resolved = client.resolve(ref.repository, ref.ref, platform)
-    registry = record_registry_occurrence(org, ref.registry, access, discovered_via)
+    registry = integration or record_registry_occurrence(org, ref.registry, access, discovered_via)
     repository, _ = Repository.objects.get_or_create(registry=registry, name=ref.repository)
     Repository.objects.filter(pk=repository.pk).update(last_seen=timezone.now())
     results = [

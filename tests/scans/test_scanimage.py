@@ -249,3 +249,25 @@ def test_findings_and_fail_on(registry, org, app_image, monkeypatch, tmp_path):
         scanimage(registry, app_image, "--format", "sarif", monkeypatch=monkeypatch)[0]
     )
     assert "GHSA-v845-jxx5-vc9f" in {r["ruleId"] for r in sarif["runs"][0]["results"]}
+
+
+def test_a_connected_registry_is_pulled_with_its_integrations_credentials(
+    registry, org, repo_name, monkeypatch
+):
+    integration = Registry.objects.create(
+        organization=org,
+        name="lab",
+        provider="oci",
+        url=registry.url,
+        username=registry.username,
+        schedule="off",
+    )
+    integration.set_secret(registry.password)
+    integration.save()
+    registry.push_image(repo_name, "v1", [make_layer({"etc/os-release": b"ID=alpine\n"})])
+    out, err = io.StringIO(), io.StringIO()
+    call_command("scanimage", f"{registry.host}/{repo_name}:v1", "--json", stdout=out, stderr=err)
+    [report] = json.loads(out.getvalue())
+    assert report["os"]["id"] == "alpine"
+    assert Image.objects.get(digest=report["digest"]).registry == integration
+    assert list(Registry.objects.filter(organization=org)) == [integration]
