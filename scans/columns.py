@@ -33,14 +33,23 @@ class SeverityColumn(tables.Column):
 
 
 class LocalTimeColumn(tables.Column):
-    """A datetime as ``<time datetime=...>`` in the viewer's time zone ("—" when empty)."""
+    """A datetime as ``<time datetime=...>`` in the viewer's time zone ("—" when empty).
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    ``date_only=True`` shows the local day and keeps the full time in the ``title``."""
+
+    def __init__(self, *args: Any, date_only: bool = False, **kwargs: Any) -> None:
         kwargs.setdefault("default", None)
+        self.date_only = date_only
         super().__init__(*args, **kwargs)
 
     def render(self, value: Any, table: tables.Table) -> SafeString:
-        return time_html(value, request_time_zone(getattr(table, "request", None)))
+        tz = request_time_zone(getattr(table, "request", None))
+        if not self.date_only:
+            return time_html(value, tz)
+        full = format_local(value, tz)
+        return format_html(
+            '<time datetime="{}" title="{}">{}</time>', value.isoformat(), full, full[:10]
+        )
 
     def value(self, value: Any) -> str:
         return value.isoformat() if value else ""

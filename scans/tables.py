@@ -71,7 +71,7 @@ class FindingTable(tables.Table):
         accessor="image__digest",
         order_by=("image__registry__name", "image__digest"),
     )
-    first_seen = LocalTimeColumn(verbose_name="First seen")
+    first_seen = LocalTimeColumn(verbose_name="First seen", date_only=True)
     status = tables.Column(verbose_name="Status", empty_values=())
 
     class Meta:

@@ -236,12 +236,19 @@ class _Echo:
         return value
 
 
+def _cell(value: Any) -> Any:
+    """Neutralize text a spreadsheet would run as a formula (package names come from images)."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
 def _csv_lines(rows: Iterator[dict[str, Any]]) -> Iterator[str]:
     writer = csv.writer(_Echo())
     yield writer.writerow(EXPORT_FIELDS)
     for row in rows:
         row["aliases"] = " ".join(row["aliases"])
-        yield writer.writerow([row[f] for f in EXPORT_FIELDS])
+        yield writer.writerow([_cell(row[f]) for f in EXPORT_FIELDS])
 
 
 def _json_array(rows: Iterator[dict[str, Any]]) -> Iterator[str]:

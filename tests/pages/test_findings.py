@@ -192,3 +192,29 @@ def test_detail_queries_do_not_grow_with_affected_images(
         owner_client.get(f"/findings/{first.pk}/")
     with django_assert_max_num_queries(len(few.captured_queries)):
         assert "r29" in owner_client.get("/vulnerabilities/CVE-2024-0001/").content.decode()
+
+
+def test_csv_cells_never_start_a_formula(owner_client, org):
+    image = make_image(add_registry(org, name="prod"), n=1)
+    make_finding(image, package_name='=HYPERLINK("http://evil.example","x")')
+    rows = list(
+        csv.DictReader(
+            io.StringIO(
+                b"".join(owner_client.get("/findings/export.csv").streaming_content).decode()
+            )
+        )
+    )
+    assert rows[0]["package"].startswith("'=HYPERLINK")
+
+
+def test_reference_links_are_only_http(owner_client, org):
+    vuln = make_vulnerability(
+        "CVE-2024-7777",
+        references=[
+            {"type": "WEB", "url": "javascript:alert(1)"},
+            {"type": "ADVISORY", "url": "https://example.org/a"},
+        ],
+    )
+    make_finding(make_image(add_registry(org, name="prod"), n=1), vuln)
+    body = owner_client.get("/vulnerabilities/CVE-2024-7777/").content.decode()
+    assert 'href="javascript:' not in body and 'href="https://example.org/a"' in body
