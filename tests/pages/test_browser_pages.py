@@ -84,7 +84,7 @@ def seed(org):
         error="blob sha256:9f2c… digest mismatch",
     )
     n = 0
-    for r, reg in enumerate(regs):
+    for reg in regs:
         for repo in ("payments/api", "payments/worker", "web/frontend"):
             for tag in ("1.4.2", "latest"):
                 n += 1
