@@ -151,6 +151,8 @@ def test_the_table_lists_packages(registry, org, app_image, monkeypatch):
         (["nginx", "--password-stdin"], "--password-stdin needs --username"),
         (["nginx", "--org", "nope"], "No organization named 'nope'"),
         (["nginx", "--ca-bundle", "/nonexistent.pem"], "not a readable file"),
+        (["nginx", "--output", "/nonexistent/dir/out.json"], "directory does not exist"),
+        (["nginx", "--platform", "amd64"], "is not like linux/amd64"),
     ],
 )
 def test_bad_arguments_exit_2(org, argv, message):

@@ -10,6 +10,7 @@ be scanned (registry unreachable, auth refused, hostile image); the reason goes 
 from __future__ import annotations
 
 import json
+import re
 import sys
 from argparse import ArgumentParser
 from pathlib import Path
@@ -24,6 +25,7 @@ from scans.sbom_export import SEVERITY_ORDER, to_cyclonedx, to_sarif
 
 FORMATS = ("table", "json", "cyclonedx", "sarif")
 FAIL_ON = ("low", "medium", "high", "critical")
+PLATFORM = re.compile(r"^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$")
 
 
 def _bad(message: str) -> CommandError:
@@ -58,8 +60,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **opts: Any) -> None:
         org = self._org(opts["org"])
         password = self._password(opts)
-        if opts["ca_bundle"] and not Path(opts["ca_bundle"]).is_file():
-            raise _bad(f"--ca-bundle {opts['ca_bundle']!r} is not a readable file.")
+        _check_files(opts)
         try:
             results = services.scan_reference(
                 org,
@@ -131,6 +132,16 @@ class Command(BaseCommand):
             raise CommandError(f"{len(failed)} of {len(results)} platforms failed.", returncode=1)
         if fail_on and _worst(reports) >= SEVERITY_ORDER[fail_on]:
             raise CommandError(f"Findings at or above {fail_on} (--fail-on).", returncode=1)
+
+
+def _check_files(opts: dict) -> None:
+    """Refuse unusable --ca-bundle, --output and --platform before pulling anything."""
+    if opts["ca_bundle"] and not Path(opts["ca_bundle"]).is_file():
+        raise _bad(f"--ca-bundle {opts['ca_bundle']!r} is not a readable file.")
+    if opts["output"] and not Path(opts["output"]).resolve().parent.is_dir():
+        raise _bad(f"--output {opts['output']!r}: its directory does not exist.")
+    if opts["platform"] and not PLATFORM.match(opts["platform"]):
+        raise _bad(f"--platform {opts['platform']!r} is not like linux/amd64 or linux/arm64/v8.")
 
 
 def _report(result: services.ImageResult) -> dict:
