@@ -37,7 +37,7 @@ from scans.tables import (
     image_reference,
     tag_rows,
 )
-from scans.templatetags.scan_extras import SEVERITIES
+from scans.templatetags.scan_extras import SEVERITIES, request_time_zone
 from scans.vulndb.models import Finding, Vulnerability
 
 EXPORT_FIELDS = [
@@ -362,7 +362,11 @@ def finding_accept(request: HttpRequest, pk: int) -> HttpResponse:
             + "; ".join(e for errs in form.errors.values() for e in errs),
         )
         return redirect("scans:finding_detail", pk=pk)
-    acceptance = accept_risk(finding, actor=request.user, **form.cleaned_data)
+    data = dict(form.cleaned_data)
+    # "Expires on <day>" means the end of that day where the person accepting it lives.
+    end = datetime.combine(data.pop("expires_at"), datetime.max.time())
+    expires = timezone.make_aware(end, request_time_zone(request))
+    acceptance = accept_risk(finding, actor=request.user, expires_at=expires, **data)
     messages.success(
         request,
         f"Accepted {finding.vulnerability.osv_id} ({acceptance.get_scope_display().lower()}) until {acceptance.expires_at:%Y-%m-%d}.",

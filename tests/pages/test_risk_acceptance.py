@@ -155,3 +155,22 @@ def test_acceptance_list_queries_do_not_grow(
         accept(world, owner, key="api2", scope="finding")
     with django_assert_max_num_queries(len(few.captured_queries)):
         owner_client.get("/acceptances/")
+
+
+def test_expiry_day_ends_in_the_users_time_zone(owner_client, owner, org, world):
+    import zoneinfo
+
+    org.time_zone = "Pacific/Auckland"
+    org.save()
+    day = timezone.localdate() + timedelta(days=10)
+    data = {
+        "scope": "finding",
+        "justification": "behind the WAF, not exposed",
+        "owner": owner.pk,
+        "expires_at": day.isoformat(),
+    }
+    owner_client.post(f"/findings/{world['api1'].pk}/accept/", data)
+    local = RiskAcceptance.objects.get().expires_at.astimezone(
+        zoneinfo.ZoneInfo("Pacific/Auckland")
+    )
+    assert (local.date(), local.hour, local.minute) == (day, 23, 59)
