@@ -362,16 +362,17 @@ SEVERITY_WEIGHT = {"critical": 40, "high": 30, "medium": 20, "low": 10, "unknown
 
 
 def priority_of(components: dict) -> float:
-    """Triage score, higher first (0-105).
+    """Triage score, higher first (0-115).
 
     Severity weighs most (critical 40 ... low 10; unknown 15, as unknown is not safe);
-    known exploitation (KEV) adds 30; EPSS adds up to 20 (its probability x 20); a fix adds 5
-    (actionable now); spread adds up to 5 for images (saturating at 20) and 5 for ``latest``
-    tags (saturating at 5).
+    known exploitation (KEV) adds 30; EPSS adds up to 20 (its probability x 20); running in a
+    Kubernetes cluster (k8sdiscover) adds 10; a fix adds 5 (actionable now); spread adds up
+    to 5 for images (saturating at 20) and 5 for ``latest`` tags (saturating at 5).
     """
     score = SEVERITY_WEIGHT.get(components["severity"], 15)
     score += 30 if components["kev"] else 0
     score += 20 * (components["epss"] or 0)
+    score += 10 if components.get("running") else 0
     score += 5 if components["fix_available"] else 0
     score += 5 * min(components["images"], 20) / 20
     score += 5 * min(components["latest_tags"], 5) / 5
@@ -395,18 +396,25 @@ def recompute_priority(org_id: int | None = None) -> int:
         .values(*group)
         .annotate(n=Count("image__tags", distinct=True))
     }
+    running = _running_digests(org_id)
     # Rows with the same new values are written with one UPDATE ... WHERE id IN (...):
     # there are few distinct combinations, and bulk_update's CASE per row is slow.
     groups: dict[str, tuple[dict, list[int]]] = {}
     rows = open_qs.values_list(
-        "pk", "vulnerability_id", "image__registry__organization_id", *_PRIORITY_FIELDS
+        "pk",
+        "vulnerability_id",
+        "image__registry__organization_id",
+        "image__digest",
+        "image__index_digest",
+        *_PRIORITY_FIELDS,
     )
-    for pk, vuln_id, org, *current in rows.iterator(chunk_size=2000):
+    for pk, vuln_id, org, digest, index_digest, *current in rows.iterator(chunk_size=2000):
         fields = dict(zip(_PRIORITY_FIELDS, current, strict=True))
+        fields["running"] = bool(running.get(org, set()) & {digest, index_digest})
         values = _priority_values(
             fields, images.get((vuln_id, org), 0), latest.get((vuln_id, org), 0)
         )
-        if all(fields[k] == v for k, v in values.items()):
+        if all(fields[k] == v for k, v in values.items() if k in fields):
             continue
         key = json.dumps(values, sort_keys=True, default=str)
         groups.setdefault(key, (values, []))[1].append(pk)
@@ -430,6 +438,13 @@ _PRIORITY_FIELDS = (
 )
 
 
+def _running_digests(org_id: int | None) -> dict[int, set[str]]:
+    """``{org id: digests running in a cluster}`` from k8sdiscover's records."""
+    from scans.k8s.running import running_digests_by_org
+
+    return running_digests_by_org(org_id)
+
+
 def _priority_values(fields: dict, images: int, latest: int) -> dict:
     components = {
         "severity": fields["severity"],
@@ -437,6 +452,7 @@ def _priority_values(fields: dict, images: int, latest: int) -> dict:
         "kev_due": fields["kev_due"].isoformat() if fields["kev_due"] else None,
         "epss": fields["epss"],
         "fix_available": bool(fields["fixed_version"]),
+        "running": fields["running"],
         "images": images,
         "latest_tags": latest,
     }

@@ -199,3 +199,29 @@ def test_withdrawing_the_only_record_of_a_release_resolves_its_findings(db, hub,
     report = api.import_sources([write_jsonl(tmp_path / "gone.jsonl", [gone])])
     assert report.rematch.resolved == 1 and open_ids(image) == set()
     assert any("no vulnerability data for Debian 10" in w for w in report.rematch.coverage_warnings)
+
+
+def test_running_in_a_cluster_raises_priority(load, hub, org):
+    from scans.models import RunningImage
+
+    load("npm.osv.jsonl")
+    running = make_image(hub, make_sbom(packages=[pkg("axios", "1.7.2", "npm")]), repo="a")
+    idle = make_image(hub, make_sbom(packages=[pkg("axios", "1.7.2", "npm")]), repo="b")
+    api.rematch_all()
+    RunningImage.objects.create(
+        organization=org,
+        registry=hub,
+        cluster="prod",
+        namespace="default",
+        workload_kind="Deployment",
+        workload_name="web",
+        container_name="web",
+        reference=f"registry.example.com/a@{running.digest}",
+        repository="a",
+        digest=running.digest,
+    )
+    assert api.recompute_priority(org_id=org.pk) == 1
+    hot = Finding.objects.get(image=running)
+    cold = Finding.objects.get(image=idle)
+    assert hot.priority_components["running"] is True and not cold.priority_components["running"]
+    assert hot.priority == cold.priority + 10
