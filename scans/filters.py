@@ -43,7 +43,10 @@ class FindingFilter(_OrgRegistryMixin, django_filters.FilterSet):
         widget=forms.TextInput(attrs={"placeholder": "CVE, package, image…", "type": "search"}),
     )
     registry = django_filters.ModelChoiceFilter(
-        field_name="image__registry", queryset=Registry.objects.none(), empty_label="All registries"
+        field_name="image__registry",
+        queryset=Registry.objects.none(),
+        empty_label="All registries",
+        label="Registry",
     )
     repository = django_filters.CharFilter(
         method="filter_repository",
@@ -131,6 +134,7 @@ class ImageFilter(_OrgRegistryMixin, django_filters.FilterSet):
         field_name="repository__registry",
         queryset=Registry.objects.none(),
         empty_label="All registries",
+        label="Registry",
     )
     q = django_filters.CharFilter(
         method="filter_text",

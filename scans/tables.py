@@ -31,6 +31,20 @@ __all__ = [
 ]
 
 
+# Where a push date came from when the registry has none (plain OCI registries): DESIGN.md
+# asks the UI to say so.
+PUSH_SOURCES = {
+    "config": (
+        "image created",
+        "The registry keeps no push date: this is the image's creation time.",
+    ),
+    "first_seen": (
+        "first seen",
+        "The registry keeps no push date: this is when regscan first saw it.",
+    ),
+}
+
+
 def finding_rows(qs: QuerySet, now: datetime) -> QuerySet:
     """Findings with what their cells read: vulnerability, image and registry (joined), the
     image's tags with repositories (one prefetch), and ``is_accepted`` (one EXISTS)."""
@@ -187,6 +201,15 @@ class TagTable(tables.Table):
         attrs = {"class": "table images-table", "id": "images-table"}
         empty_text = "No images scanned yet."
         order_by = ("repository", "-pushed_at")
+
+    def render_pushed_at(self, record: Any, table: tables.Table) -> SafeString:
+        when = LocalTimeColumn().render(record.pushed_at, table)
+        note = PUSH_SOURCES.get(record.pushed_at_source)
+        if not note:
+            return when
+        return format_html(
+            '{} <span class="muted small" title="{}">({})</span>', when, note[1], note[0]
+        )
 
     def render_name(self, record: Any) -> SafeString:
         images = list(record.images.all())

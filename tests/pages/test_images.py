@@ -137,3 +137,10 @@ def test_image_detail_queries_do_not_grow(owner_client, image, django_assert_max
         make_finding(image, package_key=f"k{i}")
     with django_assert_max_num_queries(len(few.captured_queries)):
         assert "pkg29" in owner_client.get(f"/images/{image.pk}/").content.decode()
+
+
+def test_push_dates_say_where_they_came_from(owner_client, image):
+    image.tags.update(pushed_at_source="config")
+    assert "(image created)" in owner_client.get("/images/").content.decode()
+    image.tags.update(pushed_at_source="registry")
+    assert "(image created)" not in owner_client.get("/images/").content.decode()
