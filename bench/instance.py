@@ -113,6 +113,30 @@ class Instance:
             start_new_session=True,
         )
 
+    def cluster_high_water(self) -> int:
+        """Return the largest VmHWM (peak RSS, bytes) among the cluster's live processes.
+
+        The cluster runs in a session of its own, so its processes are the ones whose session
+        id is its PID. Returns 0 when it is not running.
+        """
+        if self.cluster is None:
+            return 0
+        peak = 0
+        for proc in Path("/proc").iterdir():
+            if not proc.name.isdigit():
+                continue
+            try:
+                stat = (proc / "stat").read_text()
+                sid = int(stat.rsplit(")", 1)[1].split()[3])
+                if sid != self.cluster.pid:
+                    continue
+                for line in (proc / "status").read_text().splitlines():
+                    if line.startswith("VmHWM:"):
+                        peak = max(peak, int(line.split()[1]) * 1024)
+            except (OSError, IndexError, ValueError):
+                continue
+        return peak
+
     def stop_cluster(self) -> int:
         """Stop the cluster started here (SIGTERM to its process group); return its peak RSS.
 

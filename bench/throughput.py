@@ -13,7 +13,7 @@ import time
 
 from .context import Context, log
 from .instance import VULNDATA, Instance
-from .registry import PASSWORD, USERNAME, RequestCounts
+from .registry import PASSWORD, USERNAME, AccessLog, RequestCounts
 
 __all__ = ["run_registry", "run_rematch", "run_rescan"]
 
@@ -22,16 +22,17 @@ GOAL_RESCAN_BLOB_BYTES = 0
 GOAL_REMATCH_FRACTION = 0.05
 
 
-def add_integration(ctx: Context, instance: Instance, name: str = "bench") -> None:
+def add_integration(ctx: Context, instance: Instance, url: str | None = None) -> None:
+    """Add the OCI integration ``bench`` for the benchmark registry (or ``url``), no scan yet."""
     instance.manage(
         "integration",
         "add",
         "--provider",
         "oci",
         "--name",
-        name,
+        "bench",
         "--url",
-        ctx.registry.url,
+        url or ctx.registry.url,
         "--username",
         USERNAME,
         "--password-stdin",
@@ -64,14 +65,16 @@ def image_statuses(instance: Instance, run_id: int) -> dict[str, int]:
     return dict(rows)
 
 
-def scan_with_workers(ctx: Context, instance: Instance, timeout: float = 3600) -> dict:
+def scan_with_workers(
+    ctx: Context, instance: Instance, timeout: float = 3600, access: AccessLog | None = None
+) -> dict:
     """Enqueue a scan of integration ``bench`` and wait for the workers to finish it.
 
     Returns the run row, the per-image statuses, wall seconds and the registry's request counts.
     Raises RuntimeError when it does not finish within ``timeout`` seconds.
     """
     before = last_run(instance)
-    access = ctx.access_log
+    access = access or ctx.access_log
     access.mark()
     started = time.perf_counter()
     enqueue = instance.manage("runscan", "--registry", "bench", "--json", check=False)
@@ -139,10 +142,9 @@ def run_registry(ctx: Context) -> dict:
             log(f"registry: {workers} worker(s): {per_minute:.1f} images/min, {cold['images']}")
             if workers == ctx.args.workers[0]:
                 entry["rescan"] = run_rescan(ctx, instance, cold["wall_s"])
-            entry["cluster_peak_rss_mb"] = None
+            entry["worker_peak_rss_mb"] = round(instance.cluster_high_water() / 2**20)
         finally:
-            entry_peak = instance.stop_cluster()
-        entry["cluster_peak_rss_mb"] = round(entry_peak / 2**20)
+            instance.stop_cluster()
         out["workers"][str(workers)] = entry
         if workers == ctx.args.workers[0]:
             out["rematch_instance"] = str(instance.root)
