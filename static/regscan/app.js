@@ -6,7 +6,8 @@
   function setupSelection() {
     var form = document.getElementById("bulk-form");
     if (!form) return;
-    var all = form.querySelector("[data-select-all]");
+    // The table may be replaced by polling: look the select-all box up each time.
+    function all() { return form.querySelector("[data-select-all]"); }
     var button = document.querySelector("[data-bulk-scan]");
     var counter = document.querySelector("[data-selected-count]");
     function boxes() { return Array.prototype.slice.call(form.querySelectorAll("input.row-select")); }
@@ -15,10 +16,10 @@
       boxes().forEach(function (b) { b.closest("tr").classList.toggle("selected", b.checked); });
       if (button) button.disabled = n === 0;
       if (counter) counter.textContent = n ? n + " selected" : "";
-      if (all) all.checked = n > 0 && n === boxes().length;
+      if (all()) all().checked = n > 0 && n === boxes().length;
     }
     form.addEventListener("change", function (e) {
-      if (e.target === all) boxes().forEach(function (b) { b.checked = all.checked; });
+      if (e.target === all()) boxes().forEach(function (b) { b.checked = e.target.checked; });
       update();
     });
     update();

@@ -146,3 +146,9 @@ def test_every_page_is_self_contained_and_keyboard_usable(
     assert row.locator(".menu [data-action=edit]").is_visible()
     page.keyboard.press("Escape")
     assert not row.locator(".menu [data-action=edit]").is_visible()
+
+    # Select-all selects every row on the page and enables the bulk Scan Now.
+    assert page.locator("[data-bulk-scan]").is_disabled()
+    page.check("[data-select-all]")
+    assert page.locator("[data-selected-count]").inner_text() == "5 selected"
+    assert page.locator("[data-bulk-scan]").is_enabled()
