@@ -380,3 +380,32 @@ def test_rows_move_to_an_integration_added_later(org):
     assert envoy.registry == corp and envoy.still_running
     assert next(i for i in report["images"] if i["container"] == "proxy")["registry"] == "corp"
     assert Registry.objects.filter(pk=seen.pk).exists()  # the occurrence stays, last seen before
+
+
+def test_discovery_raises_and_lowers_finding_priority(org):
+    from django.utils import timezone
+
+    from scans.vulndb.models import Finding, Vulnerability
+
+    registry = Registry.objects.create(
+        organization=org, name="corp", provider="oci", url="registry.example.com:5000"
+    )
+    image = Image.objects.create(registry=registry, digest=MIGRATE)
+    finding = Finding.objects.create(
+        image=image,
+        vulnerability=Vulnerability.objects.create(osv_id="CVE-2024-0002"),
+        package_key="pkg:deb/debian/openssl@3.0.11-1",
+        package_name="openssl",
+        package_version="3.0.11-1",
+        ecosystem="deb",
+        severity="high",
+        first_seen=timezone.now(),
+    )
+    discover("pod.json", "--no-scan")  # runs MIGRATE in an init container
+    finding.refresh_from_db()
+    hot = finding.priority
+    assert finding.priority_components["running"] is True
+    discover("cronjobs.json", "--no-scan")  # the pod is gone
+    finding.refresh_from_db()
+    assert finding.priority_components["running"] is False
+    assert finding.priority < hot
