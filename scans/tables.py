@@ -22,6 +22,7 @@ from scans.templatetags.scan_extras import SEVERITIES, short_digest
 
 __all__ = [
     "FindingTable",
+    "ImageScanTable",
     "ImageFindingTable",
     "PackageTable",
     "TagTable",
@@ -275,3 +276,44 @@ class PackageTable(tables.Table):
 
     def render_purl(self, value: str) -> SafeString:
         return format_html('<code class="purl">{}</code>', value)
+
+
+class ImageScanTable(tables.Table):
+    """The ledger of one run: every selected or skipped tag in scan order, and what happened."""
+
+    order = tables.Column(verbose_name="#", attrs={"td": {"class": "num"}})
+    repository = tables.Column()
+    tag = tables.Column()
+    digest = tables.Column(verbose_name="Digest", empty_values=())
+    platform = tables.Column(empty_values=())
+    status = tables.Column()
+    reason = tables.Column(verbose_name="Reason / error", empty_values=(), orderable=False)
+    finished_at = LocalTimeColumn(verbose_name="Finished")
+
+    class Meta:
+        attrs = {"class": "table compact ledger-table", "id": "ledger-table"}
+        row_attrs = {"data-status": lambda record: record.status}
+        empty_text = "This run selected no tags."
+        order_by = ("order",)
+
+    def render_tag(self, record: Any) -> SafeString:
+        if record.image_id:
+            url = reverse("scans:image_detail", args=[record.image_id])
+            return format_html('<a href="{}"><code>{}</code></a>', url, record.tag)
+        return format_html("<code>{}</code>", record.tag)
+
+    def render_digest(self, record: Any) -> SafeString:
+        return format_html('<code title="{}">{}</code>', record.digest, short_digest(record.digest))
+
+    def render_status(self, record: Any) -> SafeString:
+        css = {"scanned": "ok", "reused": "ok", "failed": "bad", "skipped": "none"}.get(
+            record.status, "running"
+        )
+        return format_html(
+            '<span class="status status-{}">{}</span>', css, record.get_status_display()
+        )
+
+    def render_reason(self, record: Any) -> SafeString:
+        if record.error:
+            return format_html('<span class="reason">{}</span>', record.error)
+        return format_html('<span class="muted">{}</span>', record.reason or "")

@@ -16,6 +16,7 @@ urlpatterns = [
     path("acceptances/", views.acceptance_list, name="acceptance_list"),
     path("acceptances/openvex.json", views.acceptance_openvex, name="acceptance_openvex"),
     path("acceptances/<int:pk>/revoke/", views.acceptance_revoke, name="acceptance_revoke"),
+    path("scans/<int:pk>/", views.scan_run_detail, name="scan_run_detail"),
     path("images/", views.image_list, name="image_list"),
     path("images/<int:pk>/", views.image_detail, name="image_detail"),
     path("images/<int:pk>/sbom.cdx.json", views.image_sbom, name="image_sbom"),

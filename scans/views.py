@@ -31,6 +31,7 @@ from scans.models.triage import AcceptanceScope, RiskAcceptance, accept_risk, op
 from scans.tables import (
     FindingTable,
     ImageFindingTable,
+    ImageScanTable,
     PackageTable,
     TagTable,
     finding_rows,
@@ -503,3 +504,19 @@ def image_sbom(request: HttpRequest, pk: int) -> HttpResponse:
         f'attachment; filename="{image.digest.replace(":", "-")}.cdx.json"'
     )
     return response
+
+
+@require_GET
+def scan_run_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """One scan run: its counts, error and the per-image ledger (scanned, skipped, failed)."""
+    run = get_for_org_or_404(ScanRun.objects.select_related("registry", "actor"), request, pk=pk)
+    ledger = ImageScanTable(run.image_scans.all())
+    RequestConfig(request, paginate={"per_page": 50}).configure(ledger)
+    duration = (
+        (run.finished_at - run.started_at).total_seconds()
+        if run.finished_at and run.started_at
+        else None
+    )
+    return render(
+        request, "scans/scan_run_detail.html", {"run": run, "ledger": ledger, "duration": duration}
+    )

@@ -127,7 +127,7 @@ def test_every_page_is_self_contained_and_keyboard_usable(
         ("findings-kev", "/findings/?kev=true&severity=critical&severity=high"),
         ("finding", f"/findings/{finding_id}/"), ("vulnerability", "/vulnerabilities/CVE-2024-3094/"),
         ("images", "/images/"), ("image", f"/images/{image_id}/"), ("acceptances", "/acceptances/"),
-        ("wizard-ecr", "/integrations/add/ecr/"), ("edit-configuration", f"/integrations/{regs[1].pk}/edit/"),
+        ("scan-run", f"/scans/{regs[2].scan_runs.get().pk}/"), ("wizard-ecr", "/integrations/add/ecr/"), ("edit-configuration", f"/integrations/{regs[1].pk}/edit/"),
     ]  # fmt: skip
     for name, url in pages:
         response = page.goto(url)
