@@ -17,4 +17,6 @@ fi
 "$VENV/bin/ruff" check .
 "$VENV/bin/ruff" format --check .
 export REGSCAN_GENERATE_SECRETS=1
+# Real pip/npm packages for the analyzer fixtures: fetched here, so the tests stay on loopback.
+"$VENV/bin/python" -m tests.support.layers
 exec "$VENV/bin/pytest" "$@"

@@ -191,21 +191,79 @@ def dpkg_root(tmp_path_factory) -> RealRoot:
     )
 
 
-@pytest.fixture(scope="session")
-def pip_root(tmp_path_factory) -> RealRoot:
-    """Real dist-info directories from PyPI (needs network to PyPI); ``expected`` holds
-    (normalised name, version)."""
-    target = tmp_path_factory.mktemp("pip-target")
-    pins = [f"{name}=={version}" for name, version in PIP_PINS.items()]
-    done = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-        + ["--no-deps", "--no-compile", "--target", str(target), *pins],
-        capture_output=True,
-        text=True,
-        timeout=300,
+# pip and npm reach their package registries in the test command's set-up step
+# (``python -m tests.support.layers``, run by scripts/test.sh), never during the tests: the
+# tests themselves only read the prepared folders below.
+FIXTURE_CACHE = Path(
+    os.environ.get(
+        "REGSCAN_FIXTURE_CACHE", Path(__file__).resolve().parents[2] / ".cache" / "test-fixtures"
     )
-    if done.returncode != 0:
-        pytest.skip(f"pip install failed (is PyPI reachable?): {done.stderr[-500:]}")
+)
+
+
+def _pins_marker(kind: str, pins: dict[str, str]) -> Path:
+    return FIXTURE_CACHE / kind / ("pins-" + "-".join(f"{n}={v}" for n, v in sorted(pins.items())))
+
+
+def prepare_pip_root() -> Path:
+    """Install PIP_PINS into the fixture cache once (``pip install --target --no-deps``)."""
+    marker = _pins_marker("pip", PIP_PINS)
+    target = FIXTURE_CACHE / "pip" / "site-packages"
+    if not marker.exists():
+        shutil.rmtree(target, ignore_errors=True)
+        pins = [f"{name}=={version}" for name, version in PIP_PINS.items()]
+        subprocess.run(
+            [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+            + ["--no-deps", "--no-compile", "--target", str(target), *pins],
+            check=True,
+            timeout=300,
+        )
+        marker.touch()
+    return target
+
+
+def prepare_npm_root() -> Path:
+    """Install NPM_PINS into the fixture cache once (``npm install --prefix``)."""
+    marker = _pins_marker("npm", NPM_PINS)
+    prefix = FIXTURE_CACHE / "npm" / "app"
+    if not marker.exists():
+        shutil.rmtree(prefix, ignore_errors=True)
+        prefix.mkdir(parents=True)
+        pins = [f"{name}@{version}" for name, version in NPM_PINS.items()]
+        subprocess.run(
+            [
+                "npm",
+                "install",
+                "--prefix",
+                str(prefix),
+                "--no-audit",
+                "--no-fund",
+                "--silent",
+                *pins,
+            ],
+            check=True,
+            timeout=300,
+            env={**os.environ, "npm_config_update_notifier": "false"},
+        )
+        marker.touch()
+    return prefix
+
+
+def _prepared(kind: str, pins: dict[str, str], path: Path) -> Path:
+    if _pins_marker(kind, pins).exists():
+        return path
+    message = (
+        f"{kind} fixtures are not prepared: run `python -m tests.support.layers` (make test does)"
+    )
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def pip_root() -> RealRoot:
+    """Real dist-info directories of PIP_PINS; ``expected`` holds (normalised name, version)."""
+    target = _prepared("pip", PIP_PINS, FIXTURE_CACHE / "pip" / "site-packages")
     return RealRoot(
         files=files_from_dir(target, "usr/local/lib/python3.11/site-packages"),
         expected=set(PIP_PINS.items()),
@@ -213,20 +271,15 @@ def pip_root(tmp_path_factory) -> RealRoot:
 
 
 @pytest.fixture(scope="session")
-def npm_root(tmp_path_factory) -> RealRoot:
-    """Real node_modules from the npm registry (needs network); ``expected`` holds
-    (name, version) of the pins."""
-    if not shutil.which("npm"):
-        pytest.skip("npm is missing")
-    prefix = tmp_path_factory.mktemp("npm-prefix")
-    pins = [f"{name}@{version}" for name, version in NPM_PINS.items()]
-    done = subprocess.run(
-        ["npm", "install", "--prefix", str(prefix), "--no-audit", "--no-fund", "--silent", *pins],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "npm_config_update_notifier": "false"},
-    )
-    if done.returncode != 0:
-        pytest.skip(f"npm install failed (is the npm registry reachable?): {done.stderr[-500:]}")
+def npm_root() -> RealRoot:
+    """Real node_modules of NPM_PINS; ``expected`` holds (name, version) of the pins."""
+    prefix = _prepared("npm", NPM_PINS, FIXTURE_CACHE / "npm" / "app")
     return RealRoot(files=files_from_dir(prefix, "app"), expected=set(NPM_PINS.items()))
+
+
+if __name__ == "__main__":
+    print(f"pip fixtures: {prepare_pip_root()}", file=sys.stderr)
+    if shutil.which("npm"):
+        print(f"npm fixtures: {prepare_npm_root()}", file=sys.stderr)
+    else:
+        print("npm is missing: npm fixture tests will be skipped", file=sys.stderr)
