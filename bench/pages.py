@@ -178,6 +178,10 @@ def time_page(user, url: str, repeat: int) -> dict:
         "median_ms": round(statistics.median(times), 1),
         "min_ms": round(min(times), 1),
         "queries": len(ctx.captured_queries),
+        "slowest_queries": [
+            {"ms": round(float(q["time"]) * 1000, 1), "sql": q["sql"][:400]}
+            for q in sorted(ctx.captured_queries, key=lambda q: -float(q["time"]))[:3]
+        ],
         "bytes": len(response.content),
     }
 

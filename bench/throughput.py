@@ -250,6 +250,11 @@ def run_rematch(ctx: Context) -> dict:
         "fraction_of_cold_scan": round(fraction, 4),
     }
     ctx.results["rematch"] = result
+    ctx.add(
+        "4 re-match",
+        "importvulns of the second slice, re-match included (s)",
+        result["import_more_wall_s"],
+    )
     ctx.add("4 re-match", f"rematch_all over {sboms} SBOMs (s)", result["rematch_all_s"])
     ctx.add(
         "4 re-match",
