@@ -8,6 +8,7 @@ to stderr. ``--repos 4 --tags 3`` makes a quick run.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import traceback
 
@@ -82,8 +83,10 @@ def main(argv: list[str] | None = None) -> int:
         args.keep_going = True
     ctx = Context(args)
     failed = []
+    loads = ctx.results.setdefault("load_average_1min", {})
     try:
         for step in COMMANDS[args.command]:
+            before = os.getloadavg()[0]
             try:
                 step(ctx)
             except Exception as exc:
@@ -93,8 +96,15 @@ def main(argv: list[str] | None = None) -> int:
                 log(f"{step.__name__} failed:\n{traceback.format_exc()}")
                 if not args.keep_going:
                     break
+            finally:
+                loads[step.__name__] = [round(before, 1), round(os.getloadavg()[0], 1)]
     finally:
         ctx.close()
+    # Other work on the machine slows every figure; the table says how busy it was.
+    seen = [v for values in loads.values() for v in values]
+    if seen:
+        cpus = os.cpu_count()
+        ctx.add("machine", f"load average (1 min) seen, {cpus} CPUs", f"{min(seen)}-{max(seen)}")
     print_table(ctx)
     path = write_json(ctx, args.command)
     log(f"results written to {path}")
