@@ -21,7 +21,7 @@ class RegistryAdminForm(forms.ModelForm):
 
     class Meta:
         model = Registry
-        fields = [  # noqa: RUF100 - secret_encrypted is editable=False: never a form field
+        fields = [  # secret_encrypted is editable=False: never a form field
             f.name for f in Registry._meta.fields if f.editable and f.name != "id"
         ]
 
