@@ -79,6 +79,8 @@ class SyncResult:
     images: int = 0
     sboms: int = 0
     coverage_warnings: list[str] = field(default_factory=list)
+    #: Vulnerability pks whose findings were written (their priorities need recomputing).
+    touched: set[int] = field(default_factory=set, repr=False)
 
     def __add__(self, other: SyncResult) -> SyncResult:
         return SyncResult(
@@ -88,6 +90,7 @@ class SyncResult:
             self.images + other.images,
             self.sboms + other.sboms,
             list(dict.fromkeys(self.coverage_warnings + other.coverage_warnings)),
+            self.touched | other.touched,
         )
 
     def as_dict(self) -> dict:
@@ -212,7 +215,9 @@ def sync_findings(image: Image, now: datetime | None = None) -> SyncResult:
     if image.sbom_id is None:
         return SyncResult()
     result = _sync_sbom(image.sbom, [image], None, None, now or timezone.now())
-    recompute_priority(org_id=image.registry.organization_id)
+    if result.touched:
+        # Only the vulnerabilities written here changed their spread over the organization.
+        recompute_priority(image.registry.organization_id, result.touched)
     return result
 
 
@@ -294,6 +299,7 @@ def _apply(image: Image, matches: MatchList, subset_keys, now: datetime) -> Sync
             finding.status, finding.resolved_at = FindingStatus.RESOLVED, now
             updates.append(finding)
             result.resolved += 1
+    result.touched = {f.vulnerability_id for f in [*creates, *updates]}
     with transaction.atomic():
         # ignore_conflicts: a concurrent sync of the same image may have created the row.
         Finding.objects.bulk_create(creates, batch_size=500, ignore_conflicts=True)
@@ -379,12 +385,16 @@ def priority_of(components: dict) -> float:
     return round(score, 3)
 
 
-def recompute_priority(org_id: int | None = None) -> int:
-    """Recompute spread counts and priority of open findings (of one organization or all),
-    in bulk. Returns the number of rows changed."""
+def recompute_priority(
+    org_id: int | None = None, vulnerability_ids: Iterable[int] | None = None
+) -> int:
+    """Recompute spread counts and priority of open findings (of one organization or all;
+    of some vulnerabilities or all), in bulk. Returns the number of rows changed."""
     open_qs = Finding.objects.filter(status=FindingStatus.OPEN)
     if org_id is not None:
         open_qs = open_qs.filter(image__registry__organization_id=org_id)
+    if vulnerability_ids is not None:
+        open_qs = open_qs.filter(vulnerability_id__in=list(vulnerability_ids))
     group = ("vulnerability_id", "image__registry__organization_id")
     images = {
         (r["vulnerability_id"], r["image__registry__organization_id"]): r["n"]
