@@ -64,7 +64,11 @@ class RegistryTable(tables.Table):
         accessor="pk",
         attrs={
             "th__input": {"aria-label": "Select all integrations", "data-select-all": ""},
-            "td__input": {"name": "registry", "class": "row-select"},
+            "td__input": {
+                "name": "registry",
+                "class": "row-select",
+                "aria-label": lambda record: f"Select {record.name}",
+            },
         },
     )
     name = tables.Column(linkify=lambda record: f"/images/?registry={record.pk}")

@@ -24,7 +24,14 @@ from accounts.scoping import for_org, get_for_org_or_404
 
 from . import services
 from .crypto import decrypt, encrypt
-from .forms import LIST_FIELDS, ConfigurationForm, CredentialsForm, DetailsForm, decompose_schedule
+from .forms import (
+    LIST_FIELDS,
+    ConfigurationForm,
+    CredentialsForm,
+    DetailsForm,
+    decompose_schedule,
+    split_lines,
+)
 from .models import Registry
 from .providers import PROVIDERS, get_provider_class
 from .providers.base import Provider, ProviderError
@@ -171,8 +178,6 @@ def _initial_for(draft: dict[str, Any]) -> dict[str, Any]:
 
 def _form_fields(form: Any) -> dict[str, Any]:
     """Cleaned non-secret values of a Details/Credentials form, lists split."""
-    from .forms import split_lines
-
     out = {}
     for name, value in form.cleaned_data.items():
         if name == "secret":
@@ -214,10 +219,15 @@ def _wizard(
         request.session.pop(key, None)
     draft = request.session.get(key) or _initial_draft(registry)
     ctx: dict[str, Any] = {
-        "provider": {"label": cls.label, "prerequisites": cls.prerequisites}, "kind": kind, "registry": registry, "step": step, "draft": draft,
+        # A dict, not the class: templates would call a class (instantiate it) on lookup.
+        "provider": {"label": cls.label, "prerequisites": cls.prerequisites},
+        "kind": kind,
+        "registry": registry,
+        "step": step,
+        "draft": draft,
         "steps": [(s, label, _step_url(kind, registry, s)) for s, label in STEPS],
         "has_secret": bool(draft["secret"] or (registry and registry.has_secret)),
-    }  # fmt: skip
+    }
     handler = {
         "details": _details,
         "credentials": _credentials,

@@ -131,3 +131,8 @@ def test_queries_do_not_grow_with_rows(owner_client, org, django_assert_max_num_
     with django_assert_max_num_queries(len(few.captured_queries)):
         body = owner_client.get("/integrations/").content.decode()
     assert len(names_in(body)) == 30
+
+
+def test_row_checkboxes_are_labelled(owner_client, org):
+    add_registry(org, name="prod")
+    assert 'aria-label="Select prod"' in owner_client.get("/integrations/").content.decode()
