@@ -20,6 +20,7 @@ from django.db.models import Prefetch, Q, QuerySet
 
 from accounts.models import Organization
 from integrations.models import Registry
+from integrations.occurrences import registry_host
 from scans.models import Tag
 from scans.vulndb.models import Finding
 
@@ -127,8 +128,11 @@ def _image_filter(ref: str) -> Q:
 
 
 def _host(registry: Registry) -> str:
-    url = registry.url or registry.name
-    return url.split("://", 1)[-1].rstrip("/") or registry.name
+    """The registry's canonical host (``registry_host``), else its name."""
+    try:
+        return registry_host(registry.url) if registry.url else registry.name
+    except ValueError:
+        return registry.name
 
 
 def _image_ref(finding: Finding) -> str:
