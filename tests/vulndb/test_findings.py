@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from datetime import date
 
+import pytest
+
 from scans.vulndb import api
 from scans.vulndb.models import Finding, FindingStatus
 from tests.vulndb.factories import (
@@ -126,14 +128,15 @@ def test_rematch_with_changed_keys_touches_only_those_packages(load, hub):
     assert (everything.sboms, everything.opened, everything.unchanged) == (2, 2, 3)
 
 
-def test_alias_group_shows_once(load, hub, tmp_path):
+@pytest.mark.parametrize("ghsa_id", ["GHSA-2gwj-7jmv-h26r", "GHSA-test-only-cve-link"])
+def test_alias_group_shows_once(load, hub, tmp_path, ghsa_id):
     """PYSEC-2022-190 aliases GHSA-2gwj-7jmv-h26r and CVE-2022-28346. The GHSA record is not
     in vulndata, so the test builds it from the PYSEC record (same affected ranges, its own
     id, aliasing the CVE) the way GitHub publishes it: both must give one finding."""
     load("pypi.osv.jsonl")
     pysec = records("pypi.osv.jsonl")["PYSEC-2022-190"]
     ghsa = {
-        "id": "GHSA-2gwj-7jmv-h26r",
+        "id": ghsa_id,
         "modified": "2024-01-01T00:00:00Z",
         "aliases": ["CVE-2022-28346"],
         "affected": [
@@ -151,7 +154,8 @@ def test_alias_group_shows_once(load, hub, tmp_path):
     assert len(group) == 1
     finding = group[0]
     ids = {finding.vulnerability.osv_id, *finding.aliases}
-    assert {"PYSEC-2022-190", "GHSA-2gwj-7jmv-h26r", "CVE-2022-28346"} <= ids
+    # Linked by the PYSEC record naming the GHSA id, or (second case) by the shared CVE only.
+    assert {"PYSEC-2022-190", ghsa_id, "CVE-2022-28346"} <= ids
     # The representative carries the CVSS vector (9.8 critical); the PYSEC record has none.
     assert (finding.severity, finding.cvss_score) == ("critical", 9.8)
     assert Finding.objects.filter(image=image).count() == 25  # 25 django advisories, once each
