@@ -188,6 +188,8 @@ def openvex_document(org: Any, *, author: str, now: datetime) -> dict[str, Any]:
             tags = list(finding.image.tags.all())
             repo = tags[0].repository.name if tags else finding.image.registry.name
             products.setdefault(_oci_purl(finding.image, repo), set()).add(finding.purl)
+        if not products:
+            continue  # every finding it covered is fixed: nothing left to state
         statements.append(
             {
                 "vulnerability": {

@@ -84,3 +84,13 @@ def test_member_cannot_delete(teammate_client, reg):
 
 def test_delete_rejects_put(owner_client, reg):
     assert owner_client.put(f"/integrations/{reg.pk}/delete/").status_code == 405
+
+
+def test_refusals_and_missing_pages_are_explained(teammate_client, owner_client, reg):
+    refused = teammate_client.post(f"/integrations/{reg.pk}/scan/")
+    assert (
+        refused.status_code == 403
+        and "Only the organization&#x27;s admins can start scans." in refused.content.decode()
+    )
+    missing = owner_client.get("/integrations/999999/delete/")
+    assert missing.status_code == 404 and "nothing at this address" in missing.content.decode()

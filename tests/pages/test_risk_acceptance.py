@@ -174,3 +174,9 @@ def test_expiry_day_ends_in_the_users_time_zone(owner_client, owner, org, world)
         zoneinfo.ZoneInfo("Pacific/Auckland")
     )
     assert (local.date(), local.hour, local.minute) == (day, 23, 59)
+
+
+def test_openvex_leaves_out_acceptances_with_nothing_open(owner_client, owner, world):
+    accept(world, owner, scope="finding")
+    Finding.objects.filter(pk=world["api1"].pk).update(status="resolved")
+    assert json.loads(owner_client.get("/acceptances/openvex.json").content)["statements"] == []
