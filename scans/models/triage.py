@@ -149,6 +149,9 @@ def accept_risk(
     return acceptance
 
 
+# OpenVEX v0.2.0 (https://github.com/openvex/spec/blob/main/OPENVEX-SPEC.md): a document has
+# @context, @id, author, timestamp, version and statements; an "affected" statement requires an
+# action_statement; products are identified by purl ("@id") with optional subcomponents.
 OPENVEX_CONTEXT = "https://openvex.dev/ns/v0.2.0"
 
 
