@@ -534,6 +534,18 @@ def run_inline(run: ScanRun) -> ScanRun:
     return ScanRun.objects.get(pk=run.pk)
 
 
+def _scanned_row(r: ImageScan) -> dict[str, Any]:
+    return {
+        "repository": r.repository,
+        "tag": r.tag,
+        "digest": r.digest,
+        "platform": r.platform,
+        "status": r.status,
+        "error": r.error,
+        "reason": r.reason,
+    }
+
+
 def run_report(run: ScanRun) -> dict[str, Any]:
     """The ``runscan --json`` object of a run (DESIGN.md CLI contract)."""
     rows = list(run.image_scans.order_by("finished_at", "order"))
@@ -545,18 +557,7 @@ def run_report(run: ScanRun) -> dict[str, Any]:
         "status": run.status,
         "trigger": run.trigger,
         "error": run.error,
-        "scanned": [
-            {
-                "repository": r.repository,
-                "tag": r.tag,
-                "digest": r.digest,
-                "platform": r.platform,
-                "status": r.status,
-                "error": r.error,
-                "reason": r.reason,
-            }
-            for r in done
-        ],
+        "scanned": [_scanned_row(r) for r in done],
         "skipped": [
             {"repository": r.repository, "tag": r.tag, "reason": r.reason}
             for r in sorted(rows, key=lambda r: r.order)

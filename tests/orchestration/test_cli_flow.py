@@ -103,3 +103,19 @@ def test_runscan_exits_3_when_the_registry_refuses_the_credentials(registry, org
     with pytest.raises(CommandError) as info:
         cli("runscan", "--registry", "nope")
     assert info.value.returncode == 2
+
+
+def test_check_registry_accepts_saved_or_unsaved_fields(registry, org):
+    from integrations import services
+    from integrations.providers.base import ProviderError
+
+    fields = {"name": "lab", "provider": "oci", "url": registry.url, "username": registry.username}
+    assert "Connected to lab" in services.check_registry({**fields, "secret": registry.password})
+    with pytest.raises(ProviderError) as info:
+        services.check_registry({**fields, "secret": "not-the-password-123"})
+    assert "authentication failed" in info.value.message
+    assert "not-the-password-123" not in str(info.value) + repr(info.value)
+    saved = services.create_registry(
+        org, None, secret=registry.password, initial_scan=False, **fields
+    )
+    assert "Connected to lab" in services.check_registry(saved)
