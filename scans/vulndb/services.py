@@ -1,4 +1,4 @@
-"""ORM <-> matching glue: match stored SBOMs, keep Finding rows current, compute priority.
+"""ORM <-> matching glue: match stored SBOMs and keep Finding rows current.
 
 Findings stay current without pulling images: after an import, ``rematch_all(changed_keys)``
 re-matches only the SBOM packages named by the changed records (their ``(ecosystem, name)``
@@ -9,15 +9,14 @@ that comes back after being resolved is re-opened with its original ``first_seen
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 
 from django.db import transaction
-from django.db.models import Count, Max
+from django.db.models import Max
 from django.utils import timezone
 
 from scans.models import Image, Package, Sbom
@@ -27,12 +26,16 @@ from .matchers.base import AffectedData
 from .matching import MatchList, VulnInfo, lookup_keys, match_packages
 from .models import (
     Affected,
-    EpssScore,
     Finding,
     FindingStatus,
     ImportSource,
-    KevEntry,
     Vulnerability,
+)
+from .priority import (
+    load_epss,
+    load_kev,
+    recompute_priority,
+    refresh_enrichment,
 )
 
 __all__ = [
@@ -158,15 +161,6 @@ def _load_vulns(pks: Iterable[int]) -> dict[int, VulnInfo]:
     }
 
 
-def _load_kev(cves: set[str]) -> dict[str, date | None]:
-    return dict(KevEntry.objects.filter(cve__in=list(cves)).values_list("cve", "due_date"))
-
-
-def _load_epss(cves: set[str]) -> dict[str, tuple[float, float]]:
-    rows = EpssScore.objects.filter(cve__in=list(cves)).values_list("cve", "score", "percentile")
-    return {cve: (score, pct) for cve, score, pct in rows}
-
-
 # --- Matching ---
 
 
@@ -193,7 +187,7 @@ def match_sbom(
     advisories = _load_advisories(wanted)
     vulns = _load_vulns({a.vulnerability_id for rows in advisories.values() for a in rows})
     cves = set().union(*(v.cves for v in vulns.values())) if vulns else set()
-    return match_packages(plan, advisories, vulns, _load_kev(cves), _load_epss(cves), prefer)
+    return match_packages(plan, advisories, vulns, load_kev(cves), load_epss(cves), prefer)
 
 
 def _prefer_for(images: list[Image], package_keys: set[str] | None) -> dict[str, set[int]]:
@@ -360,151 +354,6 @@ def rematch_all(changed_keys: set[Key] | None = None, now: datetime | None = Non
         result = result + _sync_sbom(sbom, images_by_sbom[sbom.pk], keys, known, now)
     recompute_priority()
     return result
-
-
-# --- Enrichment and priority ---
-
-SEVERITY_WEIGHT = {"critical": 40, "high": 30, "medium": 20, "low": 10, "unknown": 15}
-
-
-def priority_of(components: dict) -> float:
-    """Triage score, higher first (0-115).
-
-    Severity weighs most (critical 40 ... low 10; unknown 15, as unknown is not safe);
-    known exploitation (KEV) adds 30; EPSS adds up to 20 (its probability x 20); running in a
-    Kubernetes cluster (k8sdiscover) adds 10; a fix adds 5 (actionable now); spread adds up
-    to 5 for images (saturating at 20) and 5 for ``latest`` tags (saturating at 5).
-    """
-    score = SEVERITY_WEIGHT.get(components["severity"], 15)
-    score += 30 if components["kev"] else 0
-    score += 20 * (components["epss"] or 0)
-    score += 10 if components.get("running") else 0
-    score += 5 if components["fix_available"] else 0
-    score += 5 * min(components["images"], 20) / 20
-    score += 5 * min(components["latest_tags"], 5) / 5
-    return round(score, 3)
-
-
-def recompute_priority(
-    org_id: int | None = None, vulnerability_ids: Iterable[int] | None = None
-) -> int:
-    """Recompute spread counts and priority of open findings (of one organization or all;
-    of some vulnerabilities or all), in bulk. Returns the number of rows changed."""
-    open_qs = Finding.objects.filter(status=FindingStatus.OPEN)
-    if org_id is not None:
-        open_qs = open_qs.filter(image__registry__organization_id=org_id)
-    if vulnerability_ids is not None:
-        open_qs = open_qs.filter(vulnerability_id__in=list(vulnerability_ids))
-    group = ("vulnerability_id", "image__registry__organization_id")
-    images = {
-        (r["vulnerability_id"], r["image__registry__organization_id"]): r["n"]
-        for r in open_qs.values(*group).annotate(n=Count("image_id", distinct=True))
-    }
-    latest = {
-        (r["vulnerability_id"], r["image__registry__organization_id"]): r["n"]
-        for r in open_qs.filter(image__tags__name="latest")
-        .values(*group)
-        .annotate(n=Count("image__tags", distinct=True))
-    }
-    running = _running_digests(org_id)
-    # Rows with the same new values are written with one UPDATE ... WHERE id IN (...):
-    # there are few distinct combinations, and bulk_update's CASE per row is slow.
-    groups: dict[str, tuple[dict, list[int]]] = {}
-    rows = open_qs.values_list(
-        "pk",
-        "vulnerability_id",
-        "image__registry__organization_id",
-        "image__digest",
-        "image__index_digest",
-        *_PRIORITY_FIELDS,
-    )
-    for pk, vuln_id, org, digest, index_digest, *current in rows.iterator(chunk_size=2000):
-        fields = dict(zip(_PRIORITY_FIELDS, current, strict=True))
-        fields["running"] = bool(running.get(org, set()) & {digest, index_digest})
-        values = _priority_values(
-            fields, images.get((vuln_id, org), 0), latest.get((vuln_id, org), 0)
-        )
-        if all(fields[k] == v for k, v in values.items() if k in fields):
-            continue
-        key = json.dumps(values, sort_keys=True, default=str)
-        groups.setdefault(key, (values, []))[1].append(pk)
-    changed = 0
-    for values, pks in groups.values():
-        for i in range(0, len(pks), _CHUNK):
-            changed += Finding.objects.filter(pk__in=pks[i : i + _CHUNK]).update(**values)
-    return changed
-
-
-_PRIORITY_FIELDS = (
-    "severity",
-    "kev",
-    "kev_due",
-    "epss",
-    "fixed_version",
-    "images_affected",
-    "latest_tags_affected",
-    "priority",
-    "priority_components",
-)
-
-
-def _running_digests(org_id: int | None) -> dict[int, set[str]]:
-    """``{org id: digests running in a cluster}`` from k8sdiscover's records."""
-    from scans.k8s.running import running_digests_by_org
-
-    return running_digests_by_org(org_id)
-
-
-def _priority_values(fields: dict, images: int, latest: int) -> dict:
-    components = {
-        "severity": fields["severity"],
-        "kev": fields["kev"],
-        "kev_due": fields["kev_due"].isoformat() if fields["kev_due"] else None,
-        "epss": fields["epss"],
-        "fix_available": bool(fields["fixed_version"]),
-        "running": fields["running"],
-        "images": images,
-        "latest_tags": latest,
-    }
-    return {
-        "priority_components": components,
-        "priority": priority_of(components),
-        "images_affected": images,
-        "latest_tags_affected": latest,
-    }
-
-
-def refresh_enrichment() -> int:
-    """Re-read KEV and EPSS for every open finding (after a KEV or EPSS import).
-
-    Returns the number of findings changed; priorities are recomputed.
-    """
-    findings = list(
-        Finding.objects.filter(status=FindingStatus.OPEN).select_related("vulnerability")
-    )
-    cves_of = {
-        f.pk: set(f.vulnerability.cve_ids) | {a for a in f.aliases if a.startswith("CVE-")}
-        for f in findings
-    }
-    every = set().union(*cves_of.values()) if cves_of else set()
-    kev, epss = _load_kev(every), _load_epss(every)
-    changed = []
-    for f in findings:
-        hits = sorted(c for c in cves_of[f.pk] if c in kev)
-        dues = [kev[c] for c in hits if kev[c]]
-        scores = [epss[c] for c in cves_of[f.pk] if c in epss]
-        new = (
-            bool(hits),
-            min(dues) if dues else None,
-            max((s for s, _ in scores), default=None),
-            max((p for _, p in scores), default=None),
-        )
-        if new != (f.kev, f.kev_due, f.epss, f.epss_percentile):
-            f.kev, f.kev_due, f.epss, f.epss_percentile = new
-            changed.append(f)
-    Finding.objects.bulk_update(changed, ["kev", "kev_due", "epss", "epss_percentile"], 500)
-    recompute_priority()
-    return len(changed)
 
 
 # --- Data freshness ---

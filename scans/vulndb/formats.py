@@ -1,0 +1,170 @@
+"""Reading vulnerability data: format detection and record readers (no database).
+
+``sniff(data, name)`` tells OSV JSON / JSONL / zip, the CISA KEV catalog and the FIRST EPSS CSV
+apart by content (gzip is unwrapped first); anything else raises :class:`ImportFormatError`
+naming the file. ``download(url, name)`` fetches a URL into a temporary file.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import os
+import tempfile
+import zipfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from django.conf import settings
+
+__all__ = [
+    "ImportFormatError",
+    "SourceUnavailable",
+    "download",
+    "head",
+    "jsonl_records",
+    "osv_records",
+    "records_in_dir",
+    "sniff",
+]
+
+_DIR_SUFFIXES = (".json", ".jsonl", ".zip", ".gz", ".csv")
+
+
+class ImportFormatError(ValueError):
+    """A location that is none of the supported formats (the CLI exits 2)."""
+
+
+class SourceUnavailable(RuntimeError):
+    """A location that could not be read at all: missing path, unreachable URL (exit 3)."""
+
+
+class download:
+    """Context manager: download a URL to a temporary file named like the URL's last part."""
+
+    def __init__(self, url: str, name: str):
+        self.url, self.name, self.tmp = url, name, None
+
+    def __enter__(self) -> Path:
+        suffix = os.path.basename(urlsplit(self.url).path) or "download"
+        try:
+            response = requests.get(self.url, stream=True, timeout=settings.REGSCAN_REQUEST_TIMEOUT)
+        except requests.RequestException as exc:
+            # The exception text may repeat the URL with its credentials: name the type only.
+            raise SourceUnavailable(f"{self.name}: cannot connect ({type(exc).__name__})")
+        with response:
+            if response.status_code != 200:
+                raise SourceUnavailable(f"{self.name}: HTTP {response.status_code}")
+            self.tmp = tempfile.NamedTemporaryFile(suffix="-" + suffix, delete=False)
+            with self.tmp as out:
+                for chunk in response.iter_content(chunk_size=1 << 20):
+                    out.write(chunk)
+        return Path(self.tmp.name)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.tmp is not None:
+            os.unlink(self.tmp.name)
+
+
+def sniff(data: bytes, name: str) -> tuple[str, Any]:
+    """Return ``(kind, payload)``: kind is osv-json, osv-jsonl, osv-zip, kev or epss."""
+    if data[:4] == b"PK\x03\x04":
+        return "osv-zip", data
+    if data[:2] == b"\x1f\x8b":
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError):
+            raise ImportFormatError(f"{name}: damaged gzip file")
+        return sniff(data, name)
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ImportFormatError(f"{name}: not OSV JSON/JSONL/zip, a KEV catalog or an EPSS CSV")
+    head = text.lstrip()[:200].lower()
+    if head.startswith("#model_version") or head.startswith("cve,epss"):
+        return "epss", text
+    if head.startswith(("{", "[")):
+        return _sniff_json(text, name)
+    raise ImportFormatError(f"{name}: not OSV JSON/JSONL/zip, a KEV catalog or an EPSS CSV")
+
+
+def _sniff_json(text: str, name: str) -> tuple[str, Any]:
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError:
+        return "osv-jsonl", text  # validated record by record
+    if isinstance(doc, dict) and isinstance(doc.get("vulnerabilities"), list):
+        if "catalogVersion" in doc or "Known Exploited" in str(doc.get("title", "")):
+            return "kev", doc
+    if isinstance(doc, dict) and _looks_osv(doc):
+        return "osv-json", [doc]
+    if isinstance(doc, list) and doc and all(isinstance(r, dict) and _looks_osv(r) for r in doc):
+        return "osv-json", doc
+    raise ImportFormatError(f"{name}: JSON that is neither an OSV record nor a KEV catalog")
+
+
+def _looks_osv(doc: dict[str, Any]) -> bool:
+    return isinstance(doc.get("id"), str) and ("affected" in doc or "modified" in doc)
+
+
+def osv_records(kind: str, payload: Any, name: str) -> Iterator[dict[str, Any]]:
+    if kind == "osv-json":
+        yield from payload
+    elif kind == "osv-jsonl":
+        yield from jsonl_records(payload, name)
+    else:
+        yield from records_in_zip(payload, name)
+
+
+def head(path: Path) -> bytes:
+    with open(path, "rb") as fh:
+        return fh.read(4)
+
+
+def jsonl_records(lines: str | Iterable[str], name: str) -> Iterator[dict[str, Any]]:
+    if isinstance(lines, str):
+        lines = lines.splitlines()
+    for lineno, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            raise ImportFormatError(f"{name}: line {lineno} is not JSON")
+        if not isinstance(record, dict) or not _looks_osv(record):
+            raise ImportFormatError(f"{name}: line {lineno} is not an OSV record")
+        yield record
+
+
+def records_in_zip(data: bytes, name: str) -> Iterator[dict[str, Any]]:
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile:
+        raise ImportFormatError(f"{name}: damaged zip archive")
+    with archive:
+        for info in archive.infolist():
+            if info.is_dir() or not info.filename.endswith((".json", ".jsonl")):
+                continue
+            member = f"{name}:{info.filename}"
+            kind, payload = sniff(archive.read(info), member)
+            if not kind.startswith("osv"):
+                raise ImportFormatError(f"{member}: not an OSV record")
+            yield from osv_records(kind, payload, member)
+
+
+def records_in_dir(root: Path) -> Iterator[dict[str, Any]]:
+    # Only files with a data suffix are read: OSV repositories also hold READMEs and scripts.
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for filename in sorted(filenames):
+            if not filename.endswith(_DIR_SUFFIXES):
+                continue
+            path = Path(dirpath) / filename
+            kind, payload = sniff(path.read_bytes(), str(path))
+            if not kind.startswith("osv"):
+                raise ImportFormatError(f"{path}: a {kind} file inside an OSV directory")
+            yield from osv_records(kind, payload, str(path))
