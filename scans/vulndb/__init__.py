@@ -1,9 +1,11 @@
 """Vulnerability data (OSV records, KEV, EPSS) and findings.
 
-Public API: :mod:`scans.vulndb.api`. Layout: ``importers.py`` (formats, bulk writes),
+Public API: :mod:`scans.vulndb.api`. Layout: ``formats.py`` (format detection, readers),
+``importers.py`` (bulk writes),
 ``matchers/`` (one module per ecosystem family: dpkg, apk, rpm, pypi, npm, golang, maven,
 cargo, gem), ``matching.py`` (pure matching and alias groups), ``services.py`` (ORM glue:
-sync, re-match, priority), ``severity.py``, ``tasks.py`` (django-q2).
+sync, re-match), ``priority.py`` (triage priority, KEV/EPSS enrichment), ``severity.py``,
+``tasks.py`` (django-q2).
 
 Decisions, each documented where it is implemented:
 
