@@ -52,7 +52,8 @@ def repeated(records: int, out: Path) -> Path:
     return out
 
 
-def setup_django(workdir: Path) -> None:
+def setup_django(workdir: Path) -> str:
+    """Point Django at a fresh database built from the models; returns the original name."""
     os.environ["DJANGO_SETTINGS_MODULE"] = "regscan_site.test_settings"
     os.environ["REGSCAN_DATA_DIR"] = str(workdir)
     sys.path.insert(0, str(ROOT))
@@ -62,11 +63,13 @@ def setup_django(workdir: Path) -> None:
     django.setup()
     from django.db import connection
 
-    settings.DATABASES["default"]["TEST"] = {
-        "NAME": str(workdir / "bench.sqlite3"),
-        "MIGRATE": False,
-    }
+    # SQLite by default; DATABASE_URL=postgres://... measures PostgreSQL (own test database).
+    sqlite = settings.DATABASES["default"]["ENGINE"].endswith("sqlite3")
+    name = str(workdir / "bench.sqlite3") if sqlite else "test_regscan_vulndb_bench"
+    settings.DATABASES["default"]["TEST"].update({"NAME": name, "MIGRATE": False})
+    old_name = settings.DATABASES["default"]["NAME"]
     connection.creation.create_test_db(verbosity=0, autoclobber=True)
+    return old_name
 
 
 def make_sboms(count: int) -> None:
@@ -136,7 +139,9 @@ def main() -> None:
     parser.add_argument("--sboms", type=int, default=300)
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="regscan-bench-vulndb-"))
-    setup_django(workdir)
+    old_name = setup_django(workdir)
+    from django.db import connection
+
     from scans.vulndb.api import import_sources, rematch_all
     from scans.vulndb.models import Finding, Vulnerability
 
@@ -177,8 +182,10 @@ def main() -> None:
         "cpu_seconds": CPU,
         "import_records_per_cpu_second": round(args.records / max(CPU["import"], 0.01)),
         "load_average": os.getloadavg()[0],
+        "database": connection.vendor,
     }
     print(json.dumps(result, indent=2))
+    connection.creation.destroy_test_db(old_name, verbosity=0)
     log(
         f"{result['import_records_per_second']} records/s import, "
         f"{result['reimport_records_per_second']} records/s re-import; rematch_all "
