@@ -14,6 +14,7 @@ import os
 import tempfile
 import zipfile
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -43,31 +44,31 @@ class SourceUnavailable(RuntimeError):
     """A location that could not be read at all: missing path, unreachable URL (exit 3)."""
 
 
-class download:
-    """Context manager: download a URL to a temporary file named like the URL's last part."""
+@contextmanager
+def download(url: str, name: str) -> Iterator[Path]:
+    """Download ``url`` to a temporary file named like the URL's last part; yield its path
+    and delete it afterwards. Raises SourceUnavailable (messages use ``name``, the URL
+    without credentials) when the server cannot be reached or does not answer 200."""
+    suffix = os.path.basename(urlsplit(url).path) or "download"
+    tmp = tempfile.NamedTemporaryFile(suffix="-" + suffix, delete=False)
+    try:
+        with tmp as out:
+            _fetch(url, name, out)
+        yield Path(tmp.name)
+    finally:
+        os.unlink(tmp.name)
 
-    def __init__(self, url: str, name: str):
-        self.url, self.name, self.tmp = url, name, None
 
-    def __enter__(self) -> Path:
-        suffix = os.path.basename(urlsplit(self.url).path) or "download"
-        try:
-            response = requests.get(self.url, stream=True, timeout=settings.REGSCAN_REQUEST_TIMEOUT)
-        except requests.RequestException as exc:
-            # The exception text may repeat the URL with its credentials: name the type only.
-            raise SourceUnavailable(f"{self.name}: cannot connect ({type(exc).__name__})")
-        with response:
+def _fetch(url: str, name: str, out) -> None:
+    try:
+        with requests.get(url, stream=True, timeout=settings.REGSCAN_REQUEST_TIMEOUT) as response:
             if response.status_code != 200:
-                raise SourceUnavailable(f"{self.name}: HTTP {response.status_code}")
-            self.tmp = tempfile.NamedTemporaryFile(suffix="-" + suffix, delete=False)
-            with self.tmp as out:
-                for chunk in response.iter_content(chunk_size=1 << 20):
-                    out.write(chunk)
-        return Path(self.tmp.name)
-
-    def __exit__(self, *exc: object) -> None:
-        if self.tmp is not None:
-            os.unlink(self.tmp.name)
+                raise SourceUnavailable(f"{name}: HTTP {response.status_code}")
+            for chunk in response.iter_content(chunk_size=1 << 20):
+                out.write(chunk)
+    except requests.RequestException as exc:
+        # The exception text may repeat the URL with its credentials: name the type only.
+        raise SourceUnavailable(f"{name}: cannot download ({type(exc).__name__})")
 
 
 def sniff(data: bytes, name: str) -> tuple[str, Any]:

@@ -176,3 +176,17 @@ def test_a_bad_line_in_jsonl_is_refused_with_its_line_number(db, tmp_path):
     path.write_text("\n".join(lines))
     report = api.import_sources([str(path)])
     assert report.format_errors == [f"{path}: line 4 is not an OSV record"]
+
+
+@pytest.mark.slow
+def test_unreachable_url_is_unavailable_without_credentials(db):
+    import socket
+
+    with socket.socket() as sock:  # a loopback port with nothing listening
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    report = api.import_sources([f"http://user:hunter2@127.0.0.1:{port}/all.zip"])
+    assert report.unavailable == [
+        f"http://127.0.0.1:{port}/all.zip: cannot download (ConnectionError)"
+    ]
+    assert "hunter2" not in json.dumps(report.as_dict())
