@@ -209,27 +209,37 @@ def list_tag_states(
 
 
 def _record_listing(registry: Registry, listing: Listing) -> None:
-    """Upsert Repository and Tag rows with the listed digest and push time.
+    """Upsert Repository and Tag rows with the listed digest and push time (bulk queries).
 
     What the last scan found (``scanned_*`` and the tag's images) is left alone, so results of
-    the previous scan stay visible until the new ones land.
+    the previous scan stay visible until the new ones land. Rows created meanwhile by someone
+    else (a single-image scan) are tolerated: inserts ignore conflicts, then rows are updated.
     """
     now = timezone.now()
-    repos = {}
-    for name in listing.repositories:
-        repo, _ = Repository.objects.get_or_create(registry=registry, name=name)
-        repos[name] = repo
-    Repository.objects.filter(pk__in=[r.pk for r in repos.values()]).update(last_seen=now)
-    for (repo_name, tag_name), (info, pushed, source) in listing.infos.items():
-        Tag.objects.update_or_create(
-            repository=repos[repo_name],
-            name=tag_name,
-            defaults={
-                "digest": info.digest or "",
-                "pushed_at": pushed,
-                "pushed_at_source": source,
-            },
-        )
+    Repository.objects.bulk_create(
+        [Repository(registry=registry, name=n) for n in listing.repositories],
+        ignore_conflicts=True,
+    )
+    repos = Repository.objects.filter(registry=registry, name__in=listing.repositories)
+    repos.update(last_seen=now)
+    repo_ids = dict(repos.values_list("name", "pk"))
+    Tag.objects.bulk_create(
+        [Tag(repository_id=repo_ids[r], name=t) for r, t in listing.infos],
+        ignore_conflicts=True,
+        batch_size=500,
+    )
+    tags = Tag.objects.filter(repository_id__in=repo_ids.values()).select_related("repository")
+    changed = []
+    for tag in tags:
+        listed = listing.infos.get((tag.repository.name, tag.name))
+        if listed is None:
+            continue
+        info, pushed, source = listed
+        values = (info.digest or "", pushed, source)
+        if (tag.digest, tag.pushed_at, tag.pushed_at_source) != values:
+            tag.digest, tag.pushed_at, tag.pushed_at_source = values
+            changed.append(tag)
+    Tag.objects.bulk_update(changed, ["digest", "pushed_at", "pushed_at_source"], batch_size=500)
 
 
 def _ledger(run: ScanRun, decisions: list[policy.Decision]) -> list[ImageScan]:
