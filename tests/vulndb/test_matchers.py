@@ -39,7 +39,8 @@ def test_limit_caps_a_range():
 
 def test_unparseable_bounds_never_hide_a_vulnerability():
     pypi = matcher_for_package("pypi")
-    # PYSEC-2022-304 has a git hash as one ECOSYSTEM `fixed`: it is ignored, the range stays open.
+    # A commit hash where an ECOSYSTEM `fixed` belongs (a data error; real ones sit in GIT
+    # ranges, as in PYSEC-2022-304) is ignored: the range stays open rather than clean.
     rng = {"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "5b6b257fa7ec"}]}
     assert is_affected(pypi, "1.0", entry(rng))
     # An unparseable installed version still matches an explicit `versions` entry.

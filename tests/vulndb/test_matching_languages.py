@@ -9,8 +9,8 @@ from tests.vulndb.factories import make_sbom, pkg
 # django 3.2.0 (= "3.2" on PyPI): the pypi.osv.jsonl records whose ranges contain 3.2 (each
 # has an `introduced: 3.2` event with a 3.2.x fix, or `introduced: 3.0` ... `fixed: 3.2.4`),
 # which is also exactly the set whose `versions` list contains "3.2". PYSEC-2022-190/191 list
-# their events in descending order (4.0, 3.2, 2.2) and PYSEC-2023-100 out of order; PYSEC-2022-304
-# has a git hash as one `fixed`.
+# their events in descending order (4.0, 3.2, 2.2) and PYSEC-2023-100 out of order; many also
+# carry a GIT range (e.g. PYSEC-2022-304 "introduced 0" .. a commit), which must be ignored.
 DJANGO_32 = {
     "PYSEC-2021-109": "3.2.5",
     "PYSEC-2021-439": "3.2.10",
