@@ -1,4 +1,5 @@
-"""Where the time goes: pyinstrument over a cold ``scanimage`` and an unchanged inline rescan.
+"""Where the time goes: pyinstrument over a cold ``scanimage``, an inline cold registry scan,
+the unchanged inline rescan and ``rematch_all`` after an import.
 
 Profiles are written as text (and HTML) under bench/results/profile-*; the top frames are
 printed. ``python -m bench profile`` runs both.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 from .cold import pick_image, scanimage
 from .context import Context, log
+from .instance import VULNDATA
 from .report import RESULTS
 from .throughput import add_integration
 
@@ -61,8 +63,15 @@ def run_profile(ctx: Context) -> dict:
         "exit": again.code,
         "profile": str(rescan_txt),
     }
+    rematch_txt = RESULTS / "profile-rematch-all.txt"
+    more = sorted(str(p) for p in VULNDATA.glob("*.more.osv.jsonl"))
+    instance.manage("importvulns", *more, check=False)
+    code = "from scans.vulndb import api; api.rematch_all()"
+    rematch = instance.manage("shell", "-c", code, python_args=_pyinstrument(rematch_txt))
+    out["rematch_all"] = {"seconds": round(rematch.seconds, 2), "profile": str(rematch_txt)}
     ctx.results["profile"] = out
     ctx.add("profile", "cold scanimage (s, under pyinstrument)", out["cold_scanimage"]["seconds"])
     ctx.add("profile", "inline cold runscan (s)", out["cold_runscan"]["seconds"])
     ctx.add("profile", "inline unchanged rescan (s)", out["rescan_runscan"]["seconds"])
+    ctx.add("profile", "rematch_all after an import (s)", out["rematch_all"]["seconds"])
     return out
