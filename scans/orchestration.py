@@ -365,16 +365,21 @@ def _claim_image(image_scan_id: int) -> ImageScan | None:
 
 @dataclass
 class ImageOutcome:
-    status: str  # scanned | reused
+    status: str  # scanned | reused | skipped (not an image this scanner reads)
     images: list = field(default_factory=list)  # scans.models.Image rows of the tag
     bytes_downloaded: int = 0
+    reason: str = ""
 
 
 def _scan_with_retries(scan: ImageScan, scanner: Callable[[ImageScan], ImageOutcome]):
     """Run ``scanner``; transient ProviderErrors are retried once. Returns (outcome, error)."""
+    from integrations.providers.distribution import UnsupportedMediaType
+
     for attempt in range(TRANSIENT_ATTEMPTS):
         try:
             return scanner(scan), ""
+        except UnsupportedMediaType as exc:  # an artifact, schema 1...: skipped, not failed
+            return ImageOutcome(ImageScanStatus.SKIPPED, reason=exc.message[:300]), ""
         except ProviderError as exc:
             if exc.permanent or attempt + 1 == TRANSIENT_ATTEMPTS:
                 return None, exc.message
@@ -400,22 +405,24 @@ def scan_image_task(image_scan_id: int, dispatch: _Dispatch | None = None) -> No
 def _finish_image(scan: ImageScan, outcome: ImageOutcome | None, error: str) -> None:
     now = timezone.now()
     status = outcome.status if outcome else ImageScanStatus.FAILED
-    counter = {"scanned": "scanned", "reused": "reused"}.get(status, "failed")
+    counter = {"scanned": "scanned", "reused": "reused", "skipped": "skipped"}.get(status, "failed")
     size = outcome.bytes_downloaded if outcome else 0
+    row = {"status": status, "error": error, "finished_at": now, "bytes_downloaded": size}
+    if outcome:
+        row["platform"] = ", ".join(i.platform for i in outcome.images if i.platform)[:100]
+    if outcome and outcome.reason:
+        row["reason"] = outcome.reason
+    counts = {counter: F(counter) + 1}
+    if status == ImageScanStatus.SKIPPED:
+        counts["selected"] = F("selected") - 1  # not an image after all: out of the progress
     with transaction.atomic():
-        done = ImageScan.objects.filter(pk=scan.pk, status=ImageScanStatus.RUNNING).update(
-            status=status, error=error, finished_at=now, bytes_downloaded=size,
-            platform=", ".join(i.platform for i in outcome.images if i.platform)[:100]
-            if outcome else "",
-        )  # fmt: skip
+        done = ImageScan.objects.filter(pk=scan.pk, status=ImageScanStatus.RUNNING).update(**row)
         if not done:
             return
         if outcome:
             _record_tag(scan, outcome, now)
         ScanRun.objects.filter(pk=scan.run_id).update(
-            **{counter: F(counter) + 1},
-            bytes_downloaded=F("bytes_downloaded") + size,
-            heartbeat_at=now,
+            **counts, bytes_downloaded=F("bytes_downloaded") + size, heartbeat_at=now
         )
 
 

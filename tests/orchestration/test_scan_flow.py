@@ -215,3 +215,33 @@ def test_every_listed_tag_is_in_the_ledger_once(twelve_tags):
     assert set(ledger.filter(tag="").values_list("reason", flat=True)) <= {
         "repository filtered by include/exclude"
     }
+
+
+def test_an_artifact_is_skipped_with_its_media_type_not_failed(
+    registry, repo_name, pushdate_provider, org
+):
+    import json
+
+    push(registry, pushdate_provider, repo_name, "v1", T0)
+    config = registry.push_blob(repo_name, b"{}")
+    chart = registry.push_blob(repo_name, b"not a container layer")
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": "application/vnd.cncf.helm.config.v1+json", "digest": config, "size": 2},
+        "layers": [{"mediaType": "application/vnd.cncf.helm.chart.content.v1.tar+gzip",
+                    "digest": chart, "size": 21}],
+    }  # fmt: skip
+    registry.push_manifest_raw(repo_name, "chart-1.0", json.dumps(manifest).encode(), OCI_MANIFEST)
+    pushdate_provider.push_times[(repo_name, "chart-1.0")] = T0 + timedelta(hours=1)
+    reg = connect(org, registry, provider="pushdates", include_repos=[repo_name])
+    run = scan(reg)
+    assert run.status == "succeeded", run.error
+    row = run.image_scans.get(tag="chart-1.0")
+    assert row.status == "skipped" and "media type" in row.reason
+    assert (run.selected, run.scanned, run.failed) == (1, 1, 0)
+    report = orchestration.run_report(run)
+    assert [s["tag"] for s in report["scanned"]] == ["v1"]
+    assert ("chart-1.0", row.reason) in [(s["tag"], s["reason"]) for s in report["skipped"]]
+    again = scan(reg)
+    assert again.image_scans.get(tag="chart-1.0").reason == "unchanged"
