@@ -208,6 +208,7 @@ def test_cli_add_list_edit_remove(org, monkeypatch):
     assert registry.access == "private"
 
     out, _ = run_cli("integration", "list", "--json")
+    assert json.loads(run_cli("integration", "list", "--format", "json")[0]) == json.loads(out)
     [row] = json.loads(out)
     assert row["schedule_text"] == "Weekly on Monday at 03:00"
     assert row["next_scan"] and row["last_scan_status"] is None

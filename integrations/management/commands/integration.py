@@ -38,6 +38,12 @@ LISTS = {
 }  # fmt: skip
 
 
+def _json_options(parser: ArgumentParser) -> None:
+    """``--json``, or ``--format json`` (DESIGN.md: every command accepts both)."""
+    parser.add_argument("--json", action="store_true", help="One JSON document on stdout")
+    parser.add_argument("--format", choices=["text", "json"], default="text")
+
+
 def _bad(message: str) -> CommandError:
     return CommandError(message, returncode=2)
 
@@ -56,15 +62,15 @@ class Command(BaseCommand):
         self._options(edit, creating=False)
         listing = sub.add_parser("list", help="List integrations (never shows secrets)")
         listing.add_argument("--org")
-        listing.add_argument("--json", action="store_true")
+        _json_options(listing)
         remove = sub.add_parser("remove", help="Delete an integration and its scan data")
         remove.add_argument("target", metavar="NAME")
         remove.add_argument("--org")
-        remove.add_argument("--json", action="store_true")
+        _json_options(remove)
         preview = sub.add_parser("preview", help="What the next scan would scan, and why not")
         preview.add_argument("target", metavar="NAME")
         preview.add_argument("--org")
-        preview.add_argument("--json", action="store_true")
+        _json_options(preview)
 
     def _options(self, p: ArgumentParser, *, creating: bool) -> None:
         p.add_argument("--org")
@@ -95,7 +101,7 @@ class Command(BaseCommand):
             p.add_argument(f"--{opt.replace('_', '-')}", action="extend", nargs="+", default=None)
         p.add_argument("--enable", dest="enabled", action="store_true", default=None)
         p.add_argument("--disable", dest="enabled", action="store_false")
-        p.add_argument("--json", action="store_true")
+        _json_options(p)
 
     def handle(self, *args: Any, **opts: Any) -> None:
         action = opts["action"]
@@ -144,7 +150,7 @@ class Command(BaseCommand):
         return fields
 
     def _emit(self, opts: dict, doc: Any, text: str) -> None:
-        if opts.get("json"):
+        if opts.get("json") or opts.get("format") == "json":
             self.stdout.write(json.dumps(doc, indent=2, default=str))
         else:
             self.stdout.write(text)

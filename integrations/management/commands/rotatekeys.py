@@ -22,7 +22,8 @@ class Command(BaseCommand):
     help = "Re-encrypt stored registry credentials with the first encryption key."
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("--json", action="store_true")
+        parser.add_argument("--json", action="store_true", help="One JSON document on stdout")
+        parser.add_argument("--format", choices=["text", "json"], default="text")
 
     def handle(self, *args: Any, **opts: Any) -> None:
         done, failed = 0, []
@@ -35,7 +36,7 @@ class Command(BaseCommand):
                     continue
                 Registry.objects.filter(pk=registry.pk).update(secret_encrypted=token)
                 done += 1
-        if opts["json"]:
+        if opts["json"] or opts["format"] == "json":
             self.stdout.write(json.dumps({"reencrypted": done, "undecryptable": failed}))
         self.stderr.write(f"Re-encrypted {done} credential(s) with the first key.")
         if failed:

@@ -29,7 +29,8 @@ class Command(BaseCommand):
         parser.add_argument("--all", action="store_true", help="Every enabled integration")
         parser.add_argument("--org", help="Organization (default: the only one)")
         parser.add_argument("--wait", action="store_true", help="Run to the end in this process")
-        parser.add_argument("--json", action="store_true")
+        parser.add_argument("--json", action="store_true", help="One JSON document on stdout")
+        parser.add_argument("--format", choices=["text", "json"], default="text")
 
     def _registries(self, opts: dict) -> list[Registry]:
         qs = Registry.objects.select_related("organization")
@@ -57,7 +58,7 @@ class Command(BaseCommand):
             doc, code = self._scan(registry, wait=opts["wait"])
             docs.append(doc)
             codes.append(code)
-        if opts["json"]:
+        if opts["json"] or opts["format"] == "json":
             self.stdout.write(json.dumps(docs, indent=2))
         code = max(codes)
         if code:
