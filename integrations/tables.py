@@ -76,7 +76,10 @@ class RegistryTable(tables.Table):
     access = tables.Column(verbose_name="Registry Access")
     status = StatusColumn(verbose_name="Status")
     last_scan = LocalTimeColumn(
-        verbose_name="Last scan", accessor="last_run_finished", order_by=("last_run_finished",)
+        verbose_name="Last scan",
+        accessor="last_run_finished",
+        order_by=("last_run_finished",),
+        relative=True,
     )
     repositories = tables.Column(
         verbose_name="Repositories", accessor="repositories_count", default=0

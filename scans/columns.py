@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import django_tables2 as tables
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
@@ -17,9 +18,11 @@ from scans.schedules import describe_schedule
 from scans.templatetags.scan_extras import (
     SEVERITIES,
     format_local,
+    relative_to,
     request_time_zone,
     severity_badge,
     time_html,
+    tooltip_text,
 )
 
 __all__ = ["IntervalColumn", "LocalTimeColumn", "SeverityColumn", "SeverityCountsColumn"]
@@ -35,15 +38,23 @@ class SeverityColumn(tables.Column):
 class LocalTimeColumn(tables.Column):
     """A datetime as ``<time datetime=...>`` in the viewer's time zone ("—" when empty).
 
-    ``date_only=True`` shows the local day and keeps the full time in the ``title``."""
+    ``date_only=True`` shows the local day and keeps the full time in the ``title``;
+    ``relative=True`` adds "5 minutes ago" below the time."""
 
-    def __init__(self, *args: Any, date_only: bool = False, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, date_only: bool = False, relative: bool = False, **kwargs: Any
+    ) -> None:
         kwargs.setdefault("default", None)
-        self.date_only = date_only
+        self.date_only, self.relative = date_only, relative
         super().__init__(*args, **kwargs)
 
     def render(self, value: Any, table: tables.Table) -> SafeString:
         tz = request_time_zone(getattr(table, "request", None))
+        if self.relative:
+            ago = relative_to(value, timezone.now())
+            return format_html(
+                '{}<span class="muted small block">{}</span>', time_html(value, tz), ago
+            )
         if not self.date_only:
             return time_html(value, tz)
         full = format_local(value, tz)
@@ -79,7 +90,7 @@ class IntervalColumn(tables.Column):
             if nxt
             else format_html('<span class="muted">{}</span>', "not scheduled")
         )
-        label = f"Scan Schedule: {value}. Next scan: {format_local(nxt, tz) if nxt else 'not scheduled'}"
+        label = tooltip_text(value, nxt, tz)
         return format_html(
             '<span class="tip" tabindex="0" aria-describedby="{id}" data-tooltip>{text}'
             '<span class="tip-body" role="tooltip" id="{id}" aria-label="{label}">'

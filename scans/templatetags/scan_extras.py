@@ -13,7 +13,6 @@ from typing import Any
 
 from django import template
 from django.http import HttpRequest
-from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
@@ -128,18 +127,6 @@ def local_time(context: dict[str, Any], when: datetime | None, empty: str = "—
     return time_html(when, request_time_zone(context.get("request")), empty)
 
 
-@register.simple_tag(takes_context=True)
-def scan_tooltip(context: dict[str, Any], schedule_text: str, next_run: datetime | None) -> str:
-    """``{% scan_tooltip text next %}``: the tooltip line in the user's time zone."""
-    return tooltip_text(schedule_text, next_run, request_time_zone(context.get("request")))
-
-
-@register.simple_tag
-def ago(when: datetime | None) -> str:
-    """``{% ago dt %}``: ``"5 minutes ago"`` relative to now."""
-    return relative_to(when, timezone.now())
-
-
 @register.filter
 def severity(value: str | None) -> SafeString:
     """``{{ finding.severity|severity }}``: a severity badge."""
@@ -159,9 +146,3 @@ def short_digest(digest: str | None) -> str:
         return ""
     algo, _, hexpart = digest.partition(":")
     return f"{algo}:{hexpart[:12]}" if hexpart else digest[:19]
-
-
-@register.filter
-def get_item(mapping: dict | None, key: Any) -> Any:
-    """``{{ counts|get_item:"critical" }}``; None when missing."""
-    return (mapping or {}).get(key)

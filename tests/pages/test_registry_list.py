@@ -136,3 +136,14 @@ def test_queries_do_not_grow_with_rows(owner_client, org, django_assert_max_num_
 def test_row_checkboxes_are_labelled(owner_client, org):
     add_registry(org, name="prod")
     assert 'aria-label="Select prod"' in owner_client.get("/integrations/").content.decode()
+
+
+def test_last_scan_says_how_long_ago(owner_client, org):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    make_run(
+        add_registry(org, name="r"), finished_at=timezone.now() - timedelta(minutes=5, seconds=10)
+    )
+    assert "5 minutes ago" in owner_client.get("/integrations/").content.decode()
