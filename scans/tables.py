@@ -6,6 +6,9 @@ prefetch and annotations its cells read, so rendering never queries per row.
 
 from __future__ import annotations
 
+import csv
+import json
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -21,13 +24,17 @@ from scans.models.triage import annotate_accepted
 from scans.templatetags.scan_extras import SEVERITIES, short_digest
 
 __all__ = [
+    "EXPORT_FIELDS",
     "FindingTable",
     "ImageScanTable",
     "ImageFindingTable",
     "PackageTable",
     "TagTable",
+    "csv_lines",
+    "finding_record",
     "finding_rows",
     "image_reference",
+    "json_array",
     "tag_rows",
 ]
 
@@ -317,3 +324,65 @@ class ImageScanTable(tables.Table):
         if record.error:
             return format_html('<span class="reason">{}</span>', record.error)
         return format_html('<span class="muted">{}</span>', record.reason or "")
+
+
+# --- Exports (the CLI's finding objects, DESIGN.md) ---
+
+EXPORT_FIELDS = [
+    "image", "digest", "registry", "package", "version", "ecosystem", "purl", "vulnerability",
+    "aliases", "severity", "cvss_score", "fixed_version", "status", "kev", "epss", "priority",
+    "first_seen", "resolved_at", "accepted",
+]  # fmt: skip
+
+
+def finding_record(finding: Any) -> dict[str, Any]:
+    """A finding as the CLI's finding object (DESIGN.md) plus priority and acceptance."""
+    return {
+        "image": image_reference(finding.image),
+        "digest": finding.image.digest,
+        "registry": finding.image.registry.name,
+        "package": finding.package_name,
+        "version": finding.package_version,
+        "ecosystem": finding.ecosystem,
+        "purl": finding.purl,
+        "vulnerability": finding.vulnerability.osv_id,
+        "aliases": list(finding.aliases or finding.vulnerability.aliases or []),
+        "severity": finding.severity,
+        "cvss_score": finding.cvss_score,
+        "fixed_version": finding.fixed_version,
+        "status": finding.status,
+        "kev": finding.kev,
+        "epss": finding.epss,
+        "priority": round(finding.priority, 3),
+        "first_seen": finding.first_seen.isoformat() if finding.first_seen else None,
+        "resolved_at": finding.resolved_at.isoformat() if finding.resolved_at else None,
+        "accepted": bool(getattr(finding, "is_accepted", False)),
+    }
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def _cell(value: Any) -> Any:
+    """Neutralize text a spreadsheet would run as a formula (package names come from images)."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def csv_lines(rows: Iterator[dict[str, Any]]) -> Iterator[str]:
+    writer = csv.writer(_Echo())
+    yield writer.writerow(EXPORT_FIELDS)
+    for row in rows:
+        row["aliases"] = " ".join(row["aliases"])
+        yield writer.writerow([_cell(row[f]) for f in EXPORT_FIELDS])
+
+
+def json_array(rows: Iterator[dict[str, Any]]) -> Iterator[str]:
+    """A JSON array written item by item, so a large export never sits in memory whole."""
+    yield "["
+    for i, row in enumerate(rows):
+        yield ("," if i else "") + "\n" + json.dumps(row)
+    yield "\n]\n"

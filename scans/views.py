@@ -6,9 +6,7 @@ Writes (accepting and revoking risk) need the organization's admins group (403 o
 
 from __future__ import annotations
 
-import csv
 import json
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -34,18 +32,15 @@ from scans.tables import (
     ImageScanTable,
     PackageTable,
     TagTable,
+    csv_lines,
+    finding_record,
     finding_rows,
     image_reference,
+    json_array,
     tag_rows,
 )
 from scans.templatetags.scan_extras import SEVERITIES, request_time_zone
 from scans.vulndb.models import Finding, Vulnerability
-
-EXPORT_FIELDS = [
-    "image", "digest", "registry", "package", "version", "ecosystem", "purl", "vulnerability",
-    "aliases", "severity", "cvss_score", "fixed_version", "status", "kev", "epss", "priority",
-    "first_seen", "resolved_at", "accepted",
-]  # fmt: skip
 
 
 def _data_as_of() -> Any:
@@ -207,59 +202,6 @@ def finding_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-def finding_record(finding: Finding) -> dict[str, Any]:
-    """A finding as the CLI's finding object (DESIGN.md) plus priority and acceptance."""
-    return {
-        "image": image_reference(finding.image),
-        "digest": finding.image.digest,
-        "registry": finding.image.registry.name,
-        "package": finding.package_name,
-        "version": finding.package_version,
-        "ecosystem": finding.ecosystem,
-        "purl": finding.purl,
-        "vulnerability": finding.vulnerability.osv_id,
-        "aliases": list(finding.aliases or finding.vulnerability.aliases or []),
-        "severity": finding.severity,
-        "cvss_score": finding.cvss_score,
-        "fixed_version": finding.fixed_version,
-        "status": finding.status,
-        "kev": finding.kev,
-        "epss": finding.epss,
-        "priority": round(finding.priority, 3),
-        "first_seen": finding.first_seen.isoformat() if finding.first_seen else None,
-        "resolved_at": finding.resolved_at.isoformat() if finding.resolved_at else None,
-        "accepted": bool(getattr(finding, "is_accepted", False)),
-    }
-
-
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-def _cell(value: Any) -> Any:
-    """Neutralize text a spreadsheet would run as a formula (package names come from images)."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
-def _csv_lines(rows: Iterator[dict[str, Any]]) -> Iterator[str]:
-    writer = csv.writer(_Echo())
-    yield writer.writerow(EXPORT_FIELDS)
-    for row in rows:
-        row["aliases"] = " ".join(row["aliases"])
-        yield writer.writerow([_cell(row[f]) for f in EXPORT_FIELDS])
-
-
-def _json_array(rows: Iterator[dict[str, Any]]) -> Iterator[str]:
-    """A JSON array written item by item, so a large export never sits in memory whole."""
-    yield "["
-    for i, row in enumerate(rows):
-        yield ("," if i else "") + "\n" + json.dumps(row)
-    yield "\n]\n"
-
-
 @require_GET
 def finding_export(request: HttpRequest, fmt: str) -> HttpResponse:
     """The filtered findings (all pages, priority order) as CSV (streamed) or JSON."""
@@ -267,10 +209,10 @@ def finding_export(request: HttpRequest, fmt: str) -> HttpResponse:
     rows = (finding_record(f) for f in qs.order_by("-priority", "pk").iterator(chunk_size=1000))
     stamp = timezone.now().strftime("%Y%m%d-%H%M")
     if fmt == "csv":
-        response = StreamingHttpResponse(_csv_lines(rows), content_type="text/csv; charset=utf-8")
+        response = StreamingHttpResponse(csv_lines(rows), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="findings-{stamp}.csv"'
         return response
-    response = StreamingHttpResponse(_json_array(rows), content_type="application/json")
+    response = StreamingHttpResponse(json_array(rows), content_type="application/json")
     response["Content-Disposition"] = f'attachment; filename="findings-{stamp}.json"'
     return response
 
