@@ -26,3 +26,19 @@ def test_every_page_renders(owner_client, org):
     ]:
         response = owner_client.get(url)
         assert response.status_code == 200, (url, response.content[:3000])
+
+
+def test_a_user_without_organization_sees_empty_pages(client, db):
+    from tests.conftest import make_user
+
+    client.force_login(make_user("nobody"))
+    for url in [
+        "/",
+        "/integrations/",
+        "/findings/",
+        "/images/",
+        "/acceptances/",
+        "/findings/export.json",
+    ]:
+        assert client.get(url).status_code == 200, url
+    assert client.post("/integrations/scan/").status_code == 403
