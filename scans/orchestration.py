@@ -38,6 +38,7 @@ __all__ = [
     "list_tag_states",
     "reap_stale_runs",
     "request_scan",
+    "join_run",
     "run_inline",
     "run_report",
     "scan_image_task",
@@ -467,9 +468,9 @@ def _maybe_finish(run_id: int) -> None:
         status, error = ScanRunStatus.PARTIAL, f"{run.failed} of {run.selected} images failed."
     else:
         status, error = ScanRunStatus.SUCCEEDED, ""
-    finished = ScanRun.objects.filter(pk=run_id, status=ScanRunStatus.RUNNING).update(
-        status=status, error=error, finished_at=timezone.now()
-    )
+    finished = ScanRun.objects.filter(
+        pk=run_id, status=ScanRunStatus.RUNNING, listed_at__isnull=False
+    ).update(status=status, error=error, finished_at=timezone.now())
     if finished:
         from integrations.models import Registry
 
@@ -549,6 +550,23 @@ def run_inline(run: ScanRun) -> ScanRun:
         scan_image_task(dispatch.queue.pop(0), dispatch)
     _maybe_finish(run.pk)
     return ScanRun.objects.get(pk=run.pk)
+
+
+def join_run(run: ScanRun, *, timeout: float | None = None, poll: float = 1.0) -> ScanRun:
+    """Help a run that is already queued or running elsewhere and wait for its end.
+
+    A queued run is taken over and run here; images still pending are scanned here too (each
+    image is claimed once, so workers and this process share them). Returns the run reloaded,
+    finished unless ``timeout`` seconds (default: the cluster's task timeout) ran out first.
+    """
+    deadline = time.monotonic() + (
+        timeout if timeout is not None else _task_timeout().total_seconds()
+    )
+    while True:
+        run = run_inline(run)
+        if run.status not in ACTIVE or time.monotonic() >= deadline:
+            return run
+        time.sleep(poll)
 
 
 def _scanned_row(r: ImageScan) -> dict[str, Any]:

@@ -11,6 +11,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.core.management import CommandError, call_command
 
+from scans.models import ScanRun
+
 from .conftest import BASE_LAYER, app_layer
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db]
@@ -119,3 +121,20 @@ def test_check_registry_accepts_saved_or_unsaved_fields(registry, org):
         org, None, secret=registry.password, initial_scan=False, **fields
     )
     assert "Connected to lab" in services.check_registry(saved)
+
+
+def test_runscan_wait_joins_the_queued_initial_scan(registry, repo_name, org, monkeypatch):
+    registry.push_image(repo_name, "1.0", [BASE_LAYER, app_layer("join")], created=T0)
+    # No worker runs in this test: the initial scan stays queued until runscan takes it over.
+    cli("integration", "add", "--provider", "oci", "--name", "lab", "--url", registry.url,
+        "--username", registry.username, "--password-stdin", "--include-repo", repo_name,
+        stdin=registry.password, monkeypatch=monkeypatch)  # fmt: skip
+    out, err = cli("runscan", "--registry", "lab", "--wait", "--json")
+    [doc] = json.loads(out)
+    assert "already being scanned" in err
+    assert (doc["trigger"], doc["status"]) == ("initial", "succeeded")
+    assert [s["tag"] for s in doc["scanned"]] == ["1.0"]
+    ScanRun.objects.update(status="running")  # as if a worker were scanning it
+    with pytest.raises(CommandError) as info:  # without --wait a busy registry starts nothing
+        cli("runscan", "--registry", "lab")
+    assert info.value.returncode == 1

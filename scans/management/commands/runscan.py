@@ -2,8 +2,11 @@
 
 Without ``--wait`` the runs go to the django-q2 cluster. With ``--wait`` each run is executed to
 the end in this process (the task functions called inline, images one after another).
-Exit codes: 0 all runs succeeded (or were queued), 1 an image failed or a registry was already
-being scanned, 2 bad arguments, 3 a registry could not be listed (unreachable, auth refused).
+A registry already being scanned: without ``--wait`` nothing starts (exit 1); with ``--wait``
+this process joins that run (takes it over when still queued, scans pending images alongside the
+workers) and reports it.
+Exit codes: 0 all runs succeeded (or were queued), 1 an image failed, a registry was already
+being scanned (without ``--wait``) or the wait ran out, 2 bad arguments, 3 a registry could not be listed (unreachable, auth refused).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from accounts.models import Organization
 from accounts.services import ensure_service_user
 from integrations.models import Registry
 from scans import orchestration
-from scans.models import ScanRunStatus, ScanTrigger
+from scans.models import ScanRun, ScanRunStatus, ScanTrigger
 
 
 class Command(BaseCommand):
@@ -70,16 +73,26 @@ class Command(BaseCommand):
             registry, trigger=ScanTrigger.CLI, actor=actor, enqueue=not wait
         )
         self.stderr.write(message)
+        if run is None and wait:
+            # Already queued or running (e.g. the initial scan): help it along and report it.
+            run = ScanRun.objects.filter(registry=registry, status__in=orchestration.ACTIVE).first()
+            if run is not None:
+                self.stderr.write(f"Waiting for that scan of {registry.name} to finish.")
+                return self._report(registry, orchestration.join_run(run))
         if run is None:
             return {"registry": registry.name, "status": "busy", "error": message}, 1
         if not wait:
             return orchestration.run_report(run), 0
-        run = orchestration.run_inline(run)
+        return self._report(registry, orchestration.run_inline(run))
+
+    def _report(self, registry: Registry, run: ScanRun) -> tuple[dict, int]:
         doc = orchestration.run_report(run)
         self.stderr.write(
             f"{registry.name}: {run.status}; {run.scanned} scanned, {run.reused} reused, "
             f"{run.failed} failed, {run.skipped} skipped" + (f" ({run.error})" if run.error else "")
         )
+        if run.status in orchestration.ACTIVE:
+            return doc, 1  # still running elsewhere when the wait ran out
         if run.status == ScanRunStatus.SUCCEEDED:
             return doc, 0
         if run.status == ScanRunStatus.FAILED and run.listed_at is None:
