@@ -35,6 +35,7 @@ __all__ = [
     "parse_schedule",
     "reschedule",
     "schedule_name",
+    "sync_org_schedules",
     "sync_schedule",
 ]
 
@@ -194,6 +195,18 @@ def sync_schedule(registry: Registry, *, now: datetime | None = None) -> None:
     # Schedule.save() replaces next_run of a new CRON row with its own (server time zone) value.
     Schedule.objects.filter(pk=row.pk).update(next_run=fields["next_run"])
     ensure_maintenance_schedules()
+
+
+def sync_org_schedules(organization) -> int:
+    """Re-sync every integration schedule of ``organization`` (call after its time zone
+    changes); returns how many registries were synced."""
+    from integrations.models import Registry
+
+    registries = list(Registry.objects.filter(organization=organization))
+    for registry in registries:
+        registry.organization = organization
+        sync_schedule(registry)
+    return len(registries)
 
 
 def reschedule(registry: Registry, *, now: datetime | None = None) -> None:

@@ -142,3 +142,20 @@ def test_sync_schedule_also_schedules_the_stale_run_reaper(registry):
     assert reaper.func == "scans.tasks.reap_stale_runs"
     refresh = Schedule.objects.get(name="vulndb-refresh")
     assert refresh.func == "scans.vulndb.tasks.refresh_vulnerability_data"
+
+
+def test_a_time_zone_change_moves_the_next_runs(registry):
+    from zoneinfo import ZoneInfo
+
+    from scans.schedules import sync_org_schedules
+
+    registry.schedule = "daily 02:00"
+    registry.save()
+    sync_schedule(registry, now=utc(2026, 3, 30, 12))
+    berlin = next_run(registry)
+    org = registry.organization
+    org.time_zone = "America/New_York"
+    org.save()
+    assert sync_org_schedules(org) == 1
+    assert next_run(registry) != berlin
+    assert next_run(registry).astimezone(ZoneInfo("America/New_York")).hour == 2
