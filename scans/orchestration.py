@@ -27,6 +27,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from integrations.providers.base import Provider, ProviderError, TagInfo
+from regscan_site.logging import redact
 
 from . import policy
 from .models import ImageScan, ImageScanStatus, Repository, ScanRun, ScanRunStatus, Tag
@@ -302,7 +303,11 @@ def start_run(run_id: int, dispatch: _Dispatch | None = None) -> None:
     try:
         listing = list_registry(registry)
     except ProviderError as exc:
-        _fail_run(run, exc.message)
+        _fail_run(run, redact(exc.message))
+        return
+    except Exception:  # a bug or a database error: fail the run now rather than at reaping
+        log.exception("Listing %s failed", registry.name)
+        _fail_run(run, "Internal error while listing the registry (see the worker log).")
         return
     decisions = policy.select_tags(listing.states, policy.pull_settings(registry), timezone.now())
     decisions += listing.repo_skips
@@ -383,11 +388,11 @@ def _scan_with_retries(scan: ImageScan, scanner: Callable[[ImageScan], ImageOutc
             return ImageOutcome(ImageScanStatus.SKIPPED, reason=exc.message[:300]), ""
         except ProviderError as exc:
             if exc.permanent or attempt + 1 == TRANSIENT_ATTEMPTS:
-                return None, exc.message
+                return None, redact(exc.message)
             time.sleep(1 + attempt)
         except Exception as exc:  # an image never fails the others
             log.exception("Image %s:%s failed", scan.repository, scan.tag)
-            return None, f"{type(exc).__name__}: {exc}"
+            return None, redact(f"{type(exc).__name__}: {exc}")
     return None, "not scanned"
 
 

@@ -145,3 +145,16 @@ def test_a_quiet_run_gets_its_lost_image_tasks_dispatched_again(registry, scanne
     run.refresh_from_db()
     assert sorted(calls) == ["v1", "v2"]
     assert (run.status, run.scanned) == ("succeeded", 2)
+
+
+def test_a_secret_in_an_image_error_is_masked_in_the_ledger(registry, monkeypatch):
+    services.update_registry(registry, secret="Sup3r-S3cret-Value")
+    registry.secret()  # decrypting registers the value with the log redaction
+
+    def leaky(scan):
+        raise RuntimeError("GET https://u:Sup3r-S3cret-Value@r.example failed")
+
+    monkeypatch.setattr(orchestration, "scan_tag", leaky)
+    run = orchestration.run_inline(listed_run(registry, ["v1"]))
+    error = run.image_scans.get(tag="v1").error
+    assert "RuntimeError" in error and "Sup3r-S3cret-Value" not in error
