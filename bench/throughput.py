@@ -171,8 +171,13 @@ def run_rescan(ctx: Context, instance: Instance, cold_wall: float) -> dict:
     return result
 
 
+KINDS = ("listing", "manifest HEAD", "manifest GET", "blob GET")
+
+
 def _kinds(requests: dict) -> str:
-    return ", ".join(f"{k} {v}" for k, v in requests.items()) or "none"
+    """The four kinds the issue asks for (zeros included), then any other kind seen."""
+    others = [k for k in requests if k not in KINDS]
+    return ", ".join(f"{k} {requests.get(k, 0)}" for k in (*KINDS, *others))
 
 
 def _rows(ctx: Context, out: dict) -> None:
