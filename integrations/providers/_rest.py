@@ -2,26 +2,27 @@
 
 Registry pulls go through :mod:`integrations.providers.distribution`; this module only serves the
 providers' own REST calls. It retries connection errors, timeouts, 429 and 5xx with exponential
-backoff and jitter, honouring ``Retry-After``; every other status is returned for the provider to
-describe (each provider knows which permission a 403 means).
+backoff and jitter, honouring ``Retry-After`` (both timed by :mod:`.retry`, as in the Distribution
+client); every other status is returned for the provider to describe (each provider knows which
+permission a 403 means).
 """
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import requests
 
 from .base import ProviderError
+from .retry import MAX_RETRY_AFTER, backoff_delay, parse_retry_after
 
 __all__ = ["RestApi", "retry_after_seconds", "verify_for"]
 
 RETRY_STATUSES = {429, 500, 502, 503, 504}
-MAX_RETRY_AFTER = 60.0  # seconds: a longer wait fails the call as transient instead
+# The older name of :func:`.retry.parse_retry_after`, kept for importers of this module.
+retry_after_seconds = parse_retry_after
 
 
 def verify_for(config: Any) -> bool | str:
@@ -29,21 +30,6 @@ def verify_for(config: Any) -> bool | str:
     if config.insecure:
         return False
     return config.ca_bundle or True
-
-
-def retry_after_seconds(value: str | None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delta seconds or HTTP date); None if absent
-    or unreadable."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-    except (TypeError, ValueError):
-        return None
 
 
 class RestApi:
@@ -89,7 +75,7 @@ class RestApi:
                 if response.status_code not in RETRY_STATUSES:
                     return response
                 problem = f"{self.service} answered HTTP {response.status_code}"
-                wait = retry_after_seconds(response.headers.get("Retry-After"))
+                wait = parse_retry_after(response.headers.get("Retry-After"))
                 response.close()
                 if wait is not None and wait > MAX_RETRY_AFTER:
                     raise ProviderError(
@@ -97,11 +83,8 @@ class RestApi:
                     )
             if attempt == self.max_attempts:
                 break
-            self.sleep(wait if wait is not None else self._backoff(attempt))
+            self.sleep(backoff_delay(attempt - 1, self.backoff, wait))
         raise ProviderError(f"{problem} (tried {self.max_attempts} times); will retry later.")
-
-    def _backoff(self, attempt: int) -> float:
-        return self.backoff * 2 ** (attempt - 1) * (0.5 + random.random() / 2)
 
 
 def _reason(exc: requests.ConnectionError) -> str:
