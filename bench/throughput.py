@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 
 from .context import Context, log
 from .instance import VULNDATA, Instance
@@ -99,9 +100,11 @@ def scan_with_workers(
 
 def layer_split(ctx: Context, counts: RequestCounts) -> dict:
     """Blob GETs and bytes split into layer blobs and config blobs (by the fixture's layers)."""
-    layers = set()
+    kinds = {}
     for image in ctx.fixture.images:
-        layers.update(image.get("layers", []))
+        for kind, digest in zip(("base", "deps", "app"), image.get("layers", []), strict=False):
+            kinds[digest] = kind
+    layers = set(kinds)
     layer_gets = sum(n for d, n in counts.blob_digests.items() if d in layers)
     layer_bytes = sum(n for d, n in counts.blob_bytes_by_digest.items() if d in layers)
     return {
@@ -111,6 +114,9 @@ def layer_split(ctx: Context, counts: RequestCounts) -> dict:
         "config_blob_bytes": counts.blob_bytes - layer_bytes,
         "layers_downloaded_twice": sum(
             1 for d, n in counts.blob_digests.items() if d in layers and n > 1
+        ),
+        "layers_downloaded_twice_by_kind": dict(
+            Counter(kinds[d] for d, n in counts.blob_digests.items() if d in layers and n > 1)
         ),
     }
 
