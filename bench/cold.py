@@ -72,7 +72,7 @@ def run_cold(ctx: Context) -> dict:
     regscan_doc: list = []
     syft_result = None
     access = ctx.access_log
-    requests_regscan = None
+    requests_regscan = requests_syft = None
     for i in range(ctx.args.runs):
         instance = ctx.instance("cold")
 
@@ -81,11 +81,15 @@ def run_cold(ctx: Context) -> dict:
             seconds, peak, doc = scanimage(ctx, instance, ref)
             return seconds, peak, doc, access.counts().as_dict()
 
+        def one_syft():
+            access.mark()
+            return run_syft(registry, ref), access.counts().as_dict()
+
         if i % 2 == 0:
             r_seconds, r_peak, regscan_doc, requests_regscan = one_regscan()
-            syft_result = run_syft(registry, ref)
+            syft_result, requests_syft = one_syft()
         else:
-            syft_result = run_syft(registry, ref)
+            syft_result, requests_syft = one_syft()
             r_seconds, r_peak, regscan_doc, requests_regscan = one_regscan()
         pairs.append(
             {
@@ -113,6 +117,7 @@ def run_cold(ctx: Context) -> dict:
         "syft_packages_by_type": syft_result.by_type if syft_result else {},
         "syft_packages": syft_result.packages if syft_result else 0,
         "regscan_registry_requests": requests_regscan,
+        "syft_registry_requests": requests_syft,
     }
     ctx.results["cold"] = result
     ctx.add("1 cold scan", "regscan median (s)", result["regscan_median_s"])
@@ -128,6 +133,13 @@ def run_cold(ctx: Context) -> dict:
     ctx.add("1 cold scan", "regscan packages by type", _short(result["regscan_packages_by_type"]))
     ctx.add("1 cold scan", "syft packages by type", _short(result["syft_packages_by_type"]))
     ctx.add("1 cold scan", "regscan findings", result["regscan_findings"])
+    for side, counts in (("regscan", requests_regscan), ("syft", requests_syft)):
+        kinds = ", ".join(f"{k} {v}" for k, v in counts["requests"].items())
+        ctx.add(
+            "1 cold scan",
+            f"{side} registry requests (401s)",
+            f"{kinds} ({counts['unauthorized_challenges']})",
+        )
     ctx.add(
         "1 cold scan",
         "peak RSS regscan / syft (MB)",
