@@ -157,7 +157,13 @@ def records_in_zip(data: bytes, name: str) -> Iterator[dict[str, Any]]:
             yield from osv_records(kind, payload, member)
 
 
-def records_in_dir(root: Path) -> Iterator[dict[str, Any]]:
+def records_in_dir(root: Path, aside: list[Path] | None = None) -> Iterator[dict[str, Any]]:
+    """Yield the OSV records of every data file below ``root``.
+
+    KEV and EPSS files found there (a folder of downloaded feeds holds all three) are not OSV:
+    they are appended to ``aside`` for the caller to import as sources of their own; without
+    an ``aside`` list they are refused.
+    """
     # Only files with a data suffix are read: OSV repositories also hold READMEs and scripts.
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
@@ -167,5 +173,8 @@ def records_in_dir(root: Path) -> Iterator[dict[str, Any]]:
             path = Path(dirpath) / filename
             kind, payload = sniff(path.read_bytes(), str(path))
             if not kind.startswith("osv"):
-                raise ImportFormatError(f"{path}: a {kind} file inside an OSV directory")
+                if aside is None:
+                    raise ImportFormatError(f"{path}: a {kind} file inside an OSV directory")
+                aside.append(path)
+                continue
             yield from osv_records(kind, payload, str(path))

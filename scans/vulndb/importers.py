@@ -84,6 +84,8 @@ class SourceReport:
     ecosystems: set[str] = field(default_factory=set)
     changed_keys: set[tuple[str, str]] = field(default_factory=set)
     error: str = ""
+    # KEV/EPSS files found inside an imported directory, each imported as its own source.
+    also: list[SourceReport] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -131,7 +133,13 @@ def import_location(location: str, now: datetime | None = None) -> SourceReport:
 def _import_path(path: Path, name: str, report: SourceReport, now: datetime) -> None:
     if path.is_dir():
         report.kind = SourceKind.OSV
-        _write_osv(records_in_dir(path), name, report, now)
+        aside: list[Path] = []
+        _write_osv(records_in_dir(path, aside), name, report, now)
+        for other in aside:
+            sub = SourceReport(source=str(other))
+            _import_path(other, sub.source, sub, now)
+            _record_source(sub, now)
+            report.also.append(sub)
         return
     if path.suffix in (".jsonl", ".ndjson") and head(path)[:1] in (b"{", b" ", b"\n"):
         # Stream JSON lines: a full ecosystem export need not fit in memory three times over.

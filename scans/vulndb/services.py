@@ -417,9 +417,10 @@ def import_sources(locations: list[str], rematch: bool = True) -> ImportReport:
         except SourceUnavailable as exc:
             report.unavailable.append(str(exc))
             continue
-        report.sources.append(source)
-        changed |= source.changed_keys
-        enrichment = enrichment or (source.kind in ("kev", "epss") and source.records > 0)
+        for part in (source, *source.also):
+            report.sources.append(part)
+            changed |= part.changed_keys
+            enrichment = enrichment or (part.kind in ("kev", "epss") and part.records > 0)
     if rematch:
         report.rematch = rematch_all(changed) if changed else SyncResult()
         if enrichment:
