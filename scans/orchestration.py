@@ -154,11 +154,19 @@ class Listing:
 
 def list_registry(registry: Registry, provider: Provider | None = None) -> Listing:
     """List repositories and tags (no pulls); raises ProviderError when the registry can't be
-    listed. Reads stored tags to know what was scanned before; writes nothing."""
+    listed. Reads stored tags to know what was scanned before; writes only what the provider
+    learned about the registry (``Registry.provider_state``, e.g. remaining quotas)."""
     from integrations.services import provider_for
 
     provider = provider or provider_for(registry)
     settings_ = policy.pull_settings(registry)
+    try:
+        return _list_with(registry, provider, settings_)
+    finally:
+        _keep_provider_state(registry, provider)
+
+
+def _list_with(registry: Registry, provider: Provider, settings_: policy.PullSettings) -> Listing:
     names = sorted(set(provider.repositories()))
     kept, dropped = policy.filter_repositories(names, settings_)
     now = timezone.now()
@@ -675,12 +683,26 @@ def _pull_and_scan(registry: Registry, scan: ImageScan) -> ImageOutcome:
 
     from . import services
 
-    client = provider_for(registry).distribution()
+    provider = provider_for(registry)
+    client = provider.distribution()
     images = services.scan_registry_reference(
         client, registry, scan.repository, scan.digest or scan.tag, limits=services.limits()
     )
+    _keep_provider_state(registry, provider)
     _sync_findings(images)
     return ImageOutcome(ImageScanStatus.SCANNED, list(images), client.bytes_downloaded)
+
+
+def _keep_provider_state(registry: Registry, provider: Provider) -> None:
+    """Store what the provider learned (e.g. Docker Hub's remaining pull quota) for the UI.
+
+    A merge of keys, so the listing's facts and the pulls' facts both survive."""
+    from integrations.models import Registry as RegistryModel
+
+    if provider.state:
+        rows = RegistryModel.objects.filter(pk=registry.pk)
+        stored = rows.values_list("provider_state", flat=True).first() or {}
+        rows.update(provider_state={**stored, **provider.state})
 
 
 def _sync_findings(images: list) -> None:
