@@ -29,6 +29,15 @@ class OrganizationAdmin(admin.ModelAdmin):
     readonly_fields = ("service_user", "created_at")
     inlines = [OrgGroupInline]
 
+    def save_model(self, request: HttpRequest, obj: Organization, form, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if change and "time_zone" in form.changed_data:
+            # Schedules such as "daily 02:00" are read in the organization's time zone.
+            from scans.schedules import sync_org_schedules
+
+            synced = sync_org_schedules(obj)
+            self.message_user(request, f"Rescheduled {synced} integration(s) for {obj.time_zone}.")
+
 
 @admin.register(OrgGroup)
 class OrgGroupAdmin(admin.ModelAdmin):

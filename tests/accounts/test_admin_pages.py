@@ -64,3 +64,36 @@ def test_org_groups_cannot_be_renamed(admin_client, org):
     group = org.groups.get(name="admins")
     response = admin_client.get(reverse("admin:accounts_orggroup_change", args=[group.pk]))
     assert 'name="name"' not in response.content.decode()
+
+
+def test_changing_the_time_zone_reschedules_the_orgs_integrations(admin_client, org):
+    from django_q.models import Schedule
+
+    from integrations.models import Registry
+    from scans.schedules import sync_schedule
+
+    registry = Registry.objects.create(
+        organization=org, name="lab", provider="oci", url="r.example", schedule="daily 02:00"
+    )
+    sync_schedule(registry)
+    before = Schedule.objects.get(name=f"scan-registry-{registry.pk}").next_run
+    url = reverse("admin:accounts_organization_change", args=[org.pk])
+    page = admin_client.get(url)
+    data = {"name": org.name, "time_zone": "Asia/Tokyo"}
+    for key, value in page.context["adminform"].form.initial.items():
+        data.setdefault(key, value)
+    for fs in page.context["inline_admin_formsets"]:
+        mgmt = fs.formset.management_form
+        for name, field in mgmt.fields.items():
+            data[f"{mgmt.prefix}-{name}"] = mgmt.initial.get(name, field.initial)
+        for i, form in enumerate(fs.formset.forms):
+            data[f"{fs.formset.prefix}-{i}-id"] = form.instance.pk
+            data[f"{fs.formset.prefix}-{i}-organization"] = org.pk
+    response = admin_client.post(url, data)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    after = Schedule.objects.get(name=f"scan-registry-{registry.pk}").next_run
+    # 02:00 in Tokyo is 17:00 UTC: the next run moved with the organization's zone.
+    assert (
+        after != before
+        and after.astimezone(__import__("zoneinfo").ZoneInfo("Asia/Tokyo")).hour == 2
+    )
