@@ -155,6 +155,20 @@ class FindingFactory:
         self.count = total
 
 
+def _plan(sql: str) -> list[str]:
+    """SQLite's EXPLAIN QUERY PLAN of a captured query (empty on other databases or errors)."""
+    from django.db import connection
+
+    if connection.vendor != "sqlite" or not sql.lstrip().upper().startswith("SELECT"):
+        return []
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("EXPLAIN QUERY PLAN " + sql)
+            return [row[-1] for row in cursor.fetchall()]
+    except Exception as exc:  # the captured SQL has its parameters inlined; best effort
+        return [f"(no plan: {exc})"]
+
+
 def time_page(user, url: str, repeat: int) -> dict:
     """GET ``url`` as ``user``: one warm-up, then ``repeat`` timed GETs; median ms, queries."""
     from django.db import connection
@@ -179,7 +193,7 @@ def time_page(user, url: str, repeat: int) -> dict:
         "min_ms": round(min(times), 1),
         "queries": len(ctx.captured_queries),
         "slowest_queries": [
-            {"ms": round(float(q["time"]) * 1000, 1), "sql": q["sql"][:400]}
+            {"ms": round(float(q["time"]) * 1000, 1), "sql": q["sql"], "plan": _plan(q["sql"])}
             for q in sorted(ctx.captured_queries, key=lambda q: -float(q["time"]))[:3]
         ],
         "bytes": len(response.content),
