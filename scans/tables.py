@@ -53,12 +53,17 @@ PUSH_SOURCES = {
 }
 
 
-def finding_rows(qs: QuerySet, now: datetime) -> QuerySet:
+HEAVY_VULNERABILITY_FIELDS = ("details", "references", "database_specific", "related", "upstream")
+
+
+def finding_rows(qs: QuerySet, now: datetime, org: Any = None) -> QuerySet:
     """Findings with what their cells read: vulnerability, image and registry (joined), the
     image's tags with repositories (one prefetch), and ``is_accepted`` (one EXISTS)."""
     tags = Prefetch("image__tags", queryset=Tag.objects.select_related("repository"))
     qs = qs.select_related("vulnerability", "image", "image__registry").prefetch_related(tags)
-    return annotate_accepted(qs, now)
+    # Rows never show the advisory's long text: keep it out of the sort of every open finding.
+    qs = qs.defer(*(f"vulnerability__{name}" for name in HEAVY_VULNERABILITY_FIELDS))
+    return annotate_accepted(qs, now, org)
 
 
 def image_reference(image: Any) -> str:

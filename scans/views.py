@@ -53,7 +53,7 @@ TREND_DAYS = 30
 
 
 def _open_unaccepted(org: Any, now: datetime) -> QuerySet[Finding]:
-    return finding_rows(for_org(Finding, org), now).filter(status="open", is_accepted=False)
+    return finding_rows(for_org(Finding, org), now, org).filter(status="open", is_accepted=False)
 
 
 def _severity_counts(qs: QuerySet[Finding]) -> list[tuple[str, int]]:
@@ -151,7 +151,9 @@ def dashboard_context(org: Any, now: datetime) -> dict[str, Any]:
     open_qs = _open_unaccepted(org, now)
     runs = for_org(ScanRun, org).select_related("registry", "actor")
     accepted = (
-        finding_rows(for_org(Finding, org), now).filter(status="open", is_accepted=True).count()
+        finding_rows(for_org(Finding, org), now, org)
+        .filter(status="open", is_accepted=True)
+        .count()
     )
     return {
         "severity_counts": _severity_counts(open_qs),
@@ -178,7 +180,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 
 def _filtered_findings(request: HttpRequest) -> tuple[FindingFilter, QuerySet[Finding]]:
-    base = finding_rows(for_org(Finding, request.organization), timezone.now())
+    org = request.organization
+    base = finding_rows(for_org(Finding, org), timezone.now(), org)
     flt = FindingFilter(request.GET, queryset=base, org=request.organization)
     return flt, flt.qs
 
@@ -188,7 +191,9 @@ def finding_list(request: HttpRequest) -> HttpResponse:
     flt, qs = _filtered_findings(request)
     table = FindingTable(qs)
     RequestConfig(request, paginate={"per_page": 50}).configure(table)
-    accepted = finding_rows(for_org(Finding, request.organization), timezone.now())
+    accepted = finding_rows(
+        for_org(Finding, request.organization), timezone.now(), request.organization
+    )
     accepted_count = accepted.filter(status="open", is_accepted=True).count()
     return render(
         request,
@@ -259,7 +264,9 @@ class AcceptanceForm(forms.Form):
 def _vulnerability_context(request: HttpRequest, vuln: Vulnerability) -> dict[str, Any]:
     """Affected images and tags of the organization, and the upgrade advice."""
     affected = finding_rows(
-        for_org(Finding, request.organization).filter(vulnerability=vuln), timezone.now()
+        for_org(Finding, request.organization).filter(vulnerability=vuln),
+        timezone.now(),
+        request.organization,
     )
     affected = list(affected.order_by("status", "-priority")[:200])
     fixes = sorted(
@@ -271,7 +278,7 @@ def _vulnerability_context(request: HttpRequest, vuln: Vulnerability) -> dict[st
 @require_GET
 def finding_detail(request: HttpRequest, pk: int) -> HttpResponse:
     finding = get_for_org_or_404(
-        finding_rows(Finding.objects.all(), timezone.now()), request, pk=pk
+        finding_rows(Finding.objects.all(), timezone.now(), request.organization), request, pk=pk
     )
     form = AcceptanceForm(
         finding=finding, org=request.organization,
@@ -282,7 +289,9 @@ def finding_detail(request: HttpRequest, pk: int) -> HttpResponse:
         .filter(vulnerability=finding.vulnerability_id)
         .select_related("owner", "repository")
     )
-    ctx = _vulnerability_context(request, finding.vulnerability)
+    # The row's vulnerability has its long texts deferred (finding_rows); this page shows them.
+    vuln = Vulnerability.objects.get(pk=finding.vulnerability_id)
+    ctx = _vulnerability_context(request, vuln)
     return render(
         request,
         "scans/finding_detail.html",
@@ -386,7 +395,9 @@ def image_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
     RequestConfig(request, paginate={"per_page": 50}).configure(package_table)
     findings = finding_rows(
-        for_org(Finding, request.organization).filter(image=image, status="open"), timezone.now()
+        for_org(Finding, request.organization).filter(image=image, status="open"),
+        timezone.now(),
+        request.organization,
     )
     finding_table = ImageFindingTable(findings, prefix="f-")
     RequestConfig(request, paginate={"per_page": 50}).configure(finding_table)
