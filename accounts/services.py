@@ -7,11 +7,18 @@ import string
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.management.base import CommandError
 from django.db import transaction
 
 from .models import Organization, OrgGroup, OrgRole, Profile
 
-__all__ = ["SERVICE_USER_PREFIX", "add_to_org", "ensure_service_user", "get_or_create_org"]
+__all__ = [
+    "SERVICE_USER_PREFIX",
+    "add_to_org",
+    "ensure_service_user",
+    "get_or_create_org",
+    "org_for_command",
+]
 
 SERVICE_USER_PREFIX = "cn-registry-service-"
 _ALPHABET = string.ascii_lowercase + string.digits
@@ -58,3 +65,19 @@ def ensure_service_user(org: Organization) -> AbstractBaseUser:
         locked.save(update_fields=["service_user"])
     org.service_user = user
     return user
+
+
+def org_for_command(name: str | None) -> Organization:
+    """The organization a management command's ``--org`` names; without ``--org``, the only
+    one there is. Raises CommandError (exit code 2, bad arguments) with what to do otherwise."""
+    if name:
+        org = Organization.objects.filter(name=name).first()
+        if org is None:
+            raise CommandError(f"No organization named {name!r}.", returncode=2)
+        return org
+    orgs = list(Organization.objects.order_by("name")[:2])
+    if len(orgs) != 1:
+        raise CommandError(
+            "There are several organizations (or none: run bootstrap): give --org.", returncode=2
+        )
+    return orgs[0]

@@ -258,7 +258,7 @@ def test_a_missing_file_exits_2(org, tmp_path):
 def test_an_unknown_or_ambiguous_organization_exits_2(org, other_org):
     assert run(str(FIXTURES / "pod.json"), "--org", "nobody")[0] == 2
     code, _, err = run(str(FIXTURES / "pod.json"))
-    assert code == 2 and "--org is required" in err
+    assert code == 2 and "give --org" in err
 
 
 def test_malformed_references_are_reported_and_the_rest_recorded(org):

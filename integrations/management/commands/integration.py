@@ -17,7 +17,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.models import Organization
+from accounts.services import org_for_command
 from integrations import services
 from integrations.models import Registry
 from integrations.providers import PROVIDERS
@@ -110,19 +110,8 @@ class Command(BaseCommand):
 
     # --- helpers ----------------------------------------------------------------------------
 
-    def _org(self, name: str | None) -> Organization:
-        if name:
-            org = Organization.objects.filter(name=name).first()
-            if org is None:
-                raise _bad(f"No organization named {name!r}.")
-            return org
-        orgs = list(Organization.objects.all()[:2])
-        if len(orgs) != 1:
-            raise _bad("There are several organizations (or none): give --org.")
-        return orgs[0]
-
     def _registry(self, opts: dict) -> Registry:
-        org = self._org(opts.get("org"))
+        org = org_for_command(opts.get("org"))
         registry = Registry.objects.filter(organization=org, name=opts["target"]).first()
         if registry is None:
             raise _bad(f"No integration named {opts['target']!r} in {org.name}.")
@@ -166,7 +155,7 @@ class Command(BaseCommand):
     # --- actions ----------------------------------------------------------------------------
 
     def do_add(self, opts: dict) -> None:
-        org = self._org(opts.get("org"))
+        org = org_for_command(opts.get("org"))
         if Registry.objects.filter(organization=org, name=opts["name"]).exists():
             raise _bad(f"An integration named {opts['name']!r} already exists in {org.name}.")
         try:
@@ -201,7 +190,7 @@ class Command(BaseCommand):
     def do_list(self, opts: dict) -> None:
         qs = Registry.objects.select_related("organization")
         if opts.get("org"):
-            qs = qs.filter(organization=self._org(opts["org"]))
+            qs = qs.filter(organization=org_for_command(opts["org"]))
         rows = [integration_doc(r) for r in services.annotate_registry_table(qs)]
         lines = [
             f"{r['name']:<24} {r['provider']:<12} {r['access']:<15} {r['schedule_text']:<28} "

@@ -15,6 +15,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts.models import Organization
+from accounts.services import org_for_command
 from scans.k8s import (
     DiscoveryResult,
     Extraction,
@@ -52,7 +53,7 @@ class Command(BaseCommand):
         cluster = opts["cluster"].strip()
         if not cluster:
             raise CommandError("--cluster must not be empty", returncode=2)
-        org = _resolve_org(opts.get("org"))
+        org = org_for_command(opts.get("org"))
         text = _read(opts["file"], opts.get("stdin"))
         try:
             extraction = extract_containers(load_document(text))
@@ -92,20 +93,6 @@ class Command(BaseCommand):
             f"({counts['new']} new), {counts['no_longer_running']} no longer running, "
             f"{counts['registries']} registr(y/ies), {counts['queued']} scan(s) queued"
         )
-
-
-def _resolve_org(name: str | None) -> Organization:
-    if name:
-        org = Organization.objects.filter(name=name).first()
-        if org is None:
-            raise CommandError(f"no organization named {name!r}", returncode=2)
-        return org
-    orgs = list(Organization.objects.order_by("name")[:2])
-    if len(orgs) != 1:
-        raise CommandError(
-            "--org is required when there is not exactly one organization", returncode=2
-        )
-    return orgs[0]
 
 
 def _read(path: str, stdin: Any) -> str:

@@ -17,8 +17,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.models import Organization
-from accounts.services import ensure_service_user
+from accounts.services import ensure_service_user, org_for_command
 from integrations.models import Registry
 from scans import orchestration
 from scans.models import ScanRun, ScanRunStatus, ScanTrigger
@@ -38,10 +37,7 @@ class Command(BaseCommand):
     def _registries(self, opts: dict) -> list[Registry]:
         qs = Registry.objects.select_related("organization")
         if opts["org"]:
-            org = Organization.objects.filter(name=opts["org"]).first()
-            if org is None:
-                raise CommandError(f"No organization named {opts['org']!r}.", returncode=2)
-            qs = qs.filter(organization=org)
+            qs = qs.filter(organization=org_for_command(opts["org"]))
         if opts["all"]:
             return list(qs.filter(enabled=True).order_by("organization__name", "name"))
         if not opts["registry"]:

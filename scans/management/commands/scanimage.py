@@ -18,7 +18,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.models import Organization
+from accounts.services import org_for_command
 from integrations.providers.base import ProviderError
 from scans import services
 from scans.sbom_export import SEVERITY_ORDER, to_cyclonedx, to_sarif
@@ -58,7 +58,7 @@ class Command(BaseCommand):
         parser.add_argument("--org", help="Organization (default: the only one)")
 
     def handle(self, *args: Any, **opts: Any) -> None:
-        org = self._org(opts["org"])
+        org = org_for_command(opts["org"])
         password = self._password(opts)
         _check_files(opts)
         try:
@@ -78,17 +78,6 @@ class Command(BaseCommand):
         reports = [_report(r) for r in results]
         self._emit(reports, "json" if opts["json"] else opts["format"], opts["output"])
         self._exit(results, reports, opts["fail_on"])
-
-    def _org(self, name: str | None) -> Organization:
-        if name:
-            org = Organization.objects.filter(name=name).first()
-            if org is None:
-                raise _bad(f"No organization named {name!r}.")
-            return org
-        orgs = list(Organization.objects.all()[:2])
-        if len(orgs) != 1:
-            raise _bad("There are several organizations (or none; run bootstrap): give --org.")
-        return orgs[0]
 
     def _password(self, opts: dict) -> str:
         if not opts["password_stdin"]:
