@@ -72,20 +72,23 @@ def _per_registry(qs: QuerySet[Finding]) -> list[tuple[str, list[tuple[str, int]
 
 
 def _trend(org: Any, now: datetime) -> list[tuple[Any, int, int]]:
-    """Per day of the last 30: findings open at the day's end and findings fixed that day
-    (one aggregate query)."""
-    start = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(
-        days=TREND_DAYS - 1
-    )
+    """Per day of the last 30: findings open at the day's end and findings fixed that day.
+
+    One aggregate query of plain comparisons (no per-row date functions, which SQLite runs in
+    Python): findings first seen, and findings resolved, before each day boundary. Open at a
+    day's end = first seen before it minus resolved before it (a finding is resolved after it
+    was first seen); fixed that day = the difference of two resolved counts.
+    """
+    midnight = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    bounds = [midnight - timedelta(days=TREND_DAYS - 1 - i) for i in range(TREND_DAYS + 1)]
     aggs = {}
-    for i in range(TREND_DAYS):
-        day_start, day_end = start + timedelta(days=i), start + timedelta(days=i + 1)
-        still_open = Q(resolved_at__isnull=True) | Q(resolved_at__gte=day_end)
-        aggs[f"o{i}"] = Count("pk", filter=Q(first_seen__lt=day_end) & still_open)
-        aggs[f"f{i}"] = Count("pk", filter=Q(resolved_at__gte=day_start, resolved_at__lt=day_end))
+    for i, bound in enumerate(bounds):
+        aggs[f"s{i}"] = Count("pk", filter=Q(first_seen__lt=bound))
+        aggs[f"r{i}"] = Count("pk", filter=Q(resolved_at__lt=bound))
     got = for_org(Finding, org).aggregate(**aggs)
     return [
-        ((start + timedelta(days=i)).date(), got[f"o{i}"], got[f"f{i}"]) for i in range(TREND_DAYS)
+        (bounds[i].date(), got[f"s{i + 1}"] - got[f"r{i + 1}"], got[f"r{i + 1}"] - got[f"r{i}"])
+        for i in range(TREND_DAYS)
     ]
 
 

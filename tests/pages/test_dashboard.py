@@ -75,3 +75,28 @@ def test_queries_do_not_grow_with_rows(owner_client, org, django_assert_max_num_
     seed(org, 3, 30)
     with django_assert_max_num_queries(len(few.captured_queries)):
         owner_client.get("/")
+
+
+def test_trend_counts_open_at_each_days_end_and_fixes_per_day(org):
+    from scans.views import TREND_DAYS, _trend
+
+    now = timezone.now()
+    reg = add_registry(org, name="r")
+    image = make_image(reg, n=1)
+    make_finding(image, make_vulnerability("CVE-1"), first_seen=now - timedelta(days=40))
+    make_finding(image, make_vulnerability("CVE-2"), first_seen=now - timedelta(days=10))
+    make_finding(
+        image,
+        make_vulnerability("CVE-3"),
+        first_seen=now - timedelta(days=5),
+        status="resolved",
+        resolved_at=now - timedelta(days=2),
+    )
+    points = {day: (o, f) for day, o, f in _trend(org, now)}
+    today = timezone.localtime(now).date()
+    assert len(points) == TREND_DAYS
+    assert points[today - timedelta(days=11)] == (1, 0)
+    assert points[today - timedelta(days=10)] == (2, 0)
+    assert points[today - timedelta(days=5)] == (3, 0)
+    assert points[today - timedelta(days=2)] == (2, 1)
+    assert points[today] == (2, 0)
