@@ -242,8 +242,10 @@ def run_rematch(ctx: Context) -> dict:
     code = (
         "import json, time\n"
         "from scans.vulndb import api\n"
-        "t = time.perf_counter(); r = api.rematch_all(); s = time.perf_counter() - t\n"
-        "print(json.dumps({'seconds': s, 'result': repr(r)[:500]}))\n"
+        "times = []\n"
+        "for _ in range(3):\n"
+        "    t = time.perf_counter(); r = api.rematch_all(); times.append(time.perf_counter() - t)\n"
+        "print(json.dumps({'seconds': sorted(times)[1], 'runs': times, 'result': repr(r)[:500]}))\n"
     )
     timed = instance.manage("shell", "-c", code)
     rematch = json.loads(timed.stdout.strip().splitlines()[-1])
@@ -254,6 +256,7 @@ def run_rematch(ctx: Context) -> dict:
         "import_more_wall_s": round(imported.seconds, 2),
         "import_more_exit": imported.code,
         "rematch_all_s": round(rematch["seconds"], 3),
+        "rematch_all_runs_s": [round(t, 3) for t in rematch["runs"]],
         "rematch_result": rematch["result"],
         "sboms": sboms,
         "findings": dict(findings),
@@ -266,7 +269,9 @@ def run_rematch(ctx: Context) -> dict:
         "importvulns of the second slice, re-match included (s)",
         result["import_more_wall_s"],
     )
-    ctx.add("4 re-match", f"rematch_all over {sboms} SBOMs (s)", result["rematch_all_s"])
+    ctx.add(
+        "4 re-match", f"rematch_all over {sboms} SBOMs (s, median of 3)", result["rematch_all_s"]
+    )
     ctx.add(
         "4 re-match",
         "rematch / cold scan of the same images",
