@@ -1,8 +1,9 @@
 """The My Integrations table (django-tables2).
 
 The queryset comes from :func:`registry_rows`: the last run, counts and next scan time from
-``integrations.services.annotate_registry_table`` plus open findings per severity, all as
-annotations, so rendering a page of rows issues no per-row queries.
+``integrations.services.annotate_registry_table`` and a sort key for open findings, all as
+annotations; :func:`attach_open_counts` adds the page's open findings per severity with one
+grouped query. Rendering a page of rows issues no per-row queries.
 """
 
 from __future__ import annotations
@@ -10,7 +11,18 @@ from __future__ import annotations
 from typing import Any
 
 import django_tables2 as tables
-from django.db.models import Count, F, IntegerField, OuterRef, QuerySet, Subquery, Value
+from django.db.models import (
+    BigIntegerField,
+    Case,
+    Count,
+    F,
+    OuterRef,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce
 from django.template.loader import render_to_string
 from django.utils.html import format_html
@@ -21,19 +33,29 @@ from scans.templatetags.scan_extras import SEVERITIES
 
 from .models import Registry
 
-__all__ = ["RegistryTable", "registry_rows"]
+__all__ = ["RegistryTable", "attach_open_counts", "registry_rows"]
 
 
-def _open_count(severity: str) -> Coalesce:
+# Weights that order rows by open critical, then high, then medium... findings (up to 999 each).
+_RANK = {"critical": 10**12, "high": 10**9, "medium": 10**6, "low": 10**3, "unknown": 1}
+
+
+def _open_rank() -> Coalesce:
+    """One correlated subquery giving a sort key for the Open findings column."""
     from scans.vulndb.models import Finding
 
-    counts = (
-        Finding.objects.filter(image__registry=OuterRef("pk"), status="open", severity=severity)
-        .values("image__registry")
-        .annotate(n=Count("pk"))
-        .values("n")
+    weight = Case(
+        *(When(severity=sev, then=Value(w)) for sev, w in _RANK.items()),
+        default=Value(0),
+        output_field=BigIntegerField(),
     )
-    return Coalesce(Subquery(counts, output_field=IntegerField()), Value(0))
+    ranks = (
+        Finding.objects.filter(image__registry=OuterRef("pk"), status="open")
+        .values("image__registry")
+        .annotate(rank=Sum(weight))
+        .values("rank")
+    )
+    return Coalesce(Subquery(ranks, output_field=BigIntegerField()), Value(0))
 
 
 def registry_rows(qs: QuerySet[Registry]) -> QuerySet[Registry]:
@@ -41,10 +63,30 @@ def registry_rows(qs: QuerySet[Registry]) -> QuerySet[Registry]:
     from integrations.services import annotate_registry_table
 
     qs = annotate_registry_table(qs.select_related("organization"))
-    qs = qs.annotate(**{f"open_{sev}": _open_count(sev) for sev in SEVERITIES})
     # Images done in the last run (scanned, reused or failed): the "37/120 images" progress.
     done = [Coalesce(F(f"last_run_{n}"), Value(0)) for n in ("done", "reused", "failed")]
-    return qs.annotate(progress_done=done[0] + done[1] + done[2])
+    return qs.annotate(progress_done=done[0] + done[1] + done[2], open_rank=_open_rank())
+
+
+def attach_open_counts(table: tables.Table) -> None:
+    """Set ``open_<severity>`` on the rows of the table's current page from one grouped query.
+
+    Counting per row in SQL meant five correlated subqueries per registry, each walking all of
+    its open findings; one GROUP BY over the page's registries walks them once.
+    """
+    from scans.vulndb.models import Finding
+
+    records = [row.record for row in table.paginated_rows]
+    counts = (
+        Finding.objects.filter(image__registry__in=[r.pk for r in records], status="open")
+        .values_list("image__registry", "severity")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    found = {(registry, sev): n for registry, sev, n in counts}
+    for record in records:
+        for sev in SEVERITIES:
+            setattr(record, f"open_{sev}", found.get((record.pk, sev), 0))
 
 
 class StatusColumn(tables.Column):
@@ -85,7 +127,7 @@ class RegistryTable(tables.Table):
         verbose_name="Repositories", accessor="repositories_count", default=0
     )
     images = tables.Column(verbose_name="Images", accessor="images_count", default=0)
-    findings = SeverityCountsColumn()
+    findings = SeverityCountsColumn(order_by=("-open_rank",))
     interval = IntervalColumn()
     actions = tables.Column(empty_values=(), orderable=False, verbose_name="")
 

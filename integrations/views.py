@@ -35,7 +35,7 @@ from .forms import (
 from .models import Registry
 from .providers import PROVIDERS, get_provider_class
 from .providers.base import Provider, ProviderError
-from .tables import RegistryTable, registry_rows
+from .tables import RegistryTable, attach_open_counts, registry_rows
 
 STEPS = [
     ("details", "Details"),
@@ -77,6 +77,7 @@ def _provider_cards() -> list[dict[str, Any]]:
 def registry_list(request: HttpRequest) -> HttpResponse:
     table = RegistryTable(registry_rows(for_org(Registry, request.organization)))
     RequestConfig(request, paginate={"per_page": 50}).configure(table)
+    attach_open_counts(table)
     table.before_render(request)
     return render(
         request,

@@ -147,3 +147,23 @@ def test_last_scan_says_how_long_ago(owner_client, org):
         add_registry(org, name="r"), finished_at=timezone.now() - timedelta(minutes=5, seconds=10)
     )
     assert "5 minutes ago" in owner_client.get("/integrations/").content.decode()
+
+
+def test_sorting_by_open_findings_puts_critical_first(owner_client, org):
+    critical, many_high = add_registry(org, name="crit"), add_registry(org, name="high")
+    make_finding(make_image(critical, n=1), severity="critical")
+    image = make_image(many_high, n=2)
+    for i in range(5):
+        make_finding(image, severity="high", package_key=f"k{i}")
+    add_registry(org, name="clean")
+    # The first click on the header (sort=findings) shows the worst first.
+    assert names_in(owner_client.get("/integrations/?sort=findings").content.decode()) == [
+        "crit",
+        "high",
+        "clean",
+    ]
+    assert names_in(owner_client.get("/integrations/?sort=-findings").content.decode()) == [
+        "clean",
+        "high",
+        "crit",
+    ]
