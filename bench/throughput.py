@@ -190,7 +190,12 @@ def _rows(ctx: Context, out: dict) -> None:
     per = out["workers"]
     first, *rest = ctx.args.workers
     for workers, entry in per.items():
-        ctx.add("2 registry scan", f"images/min, {workers} worker(s)", entry["images_per_minute"])
+        done = ", ".join(f"{n} {status}" for status, n in sorted(entry["images"].items()))
+        ctx.add(
+            "2 registry scan",
+            f"images/min, {workers} worker(s)",
+            f"{entry['images_per_minute']} ({done} in {entry['wall_s']} s)",
+        )
     if rest:
         ratio = per[str(rest[0])]["images_per_minute"] / max(
             per[str(first)]["images_per_minute"], 1e-9
