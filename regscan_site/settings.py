@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 
 import environ
@@ -29,7 +30,7 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
 
 
-def _stored_secret(name: str, make: callable) -> str:
+def _stored_secret(name: str, make: Callable[[], str]) -> str:
     """Return the secret kept in DATA_DIR/<name>, creating it (mode 0600) on first use."""
     path = DATA_DIR / name
     if path.exists():
@@ -42,7 +43,7 @@ def _stored_secret(name: str, make: callable) -> str:
     return value
 
 
-def _required_secret(var: str, file_name: str, make: callable) -> str:
+def _required_secret(var: str, file_name: str, make: Callable[[], str]) -> str:
     value = env.str(var, default="")
     if value:
         return value
