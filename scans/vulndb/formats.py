@@ -24,6 +24,7 @@ from django.conf import settings
 
 __all__ = [
     "ImportFormatError",
+    "NotAFeed",
     "SourceUnavailable",
     "download",
     "head",
@@ -38,6 +39,10 @@ _DIR_SUFFIXES = (".json", ".jsonl", ".zip", ".gz", ".csv")
 
 class ImportFormatError(ValueError):
     """A location that is none of the supported formats (the CLI exits 2)."""
+
+
+class NotAFeed(ImportFormatError):
+    """Well-formed JSON that is no feed (a manifest, a config): a directory skips such files."""
 
 
 class SourceUnavailable(RuntimeError):
@@ -105,7 +110,7 @@ def _sniff_json(text: str, name: str) -> tuple[str, Any]:
         return "osv-json", [doc]
     if isinstance(doc, list) and doc and all(isinstance(r, dict) and _looks_osv(r) for r in doc):
         return "osv-json", doc
-    raise ImportFormatError(f"{name}: JSON that is neither an OSV record nor a KEV catalog")
+    raise NotAFeed(f"{name}: JSON that is neither an OSV record nor a KEV catalog")
 
 
 def _looks_osv(doc: dict[str, Any]) -> bool:
@@ -157,12 +162,16 @@ def records_in_zip(data: bytes, name: str) -> Iterator[dict[str, Any]]:
             yield from osv_records(kind, payload, member)
 
 
-def records_in_dir(root: Path, aside: list[Path] | None = None) -> Iterator[dict[str, Any]]:
+def records_in_dir(
+    root: Path, aside: list[Path] | None = None, ignored: list[Path] | None = None
+) -> Iterator[dict[str, Any]]:
     """Yield the OSV records of every data file below ``root``.
 
     KEV and EPSS files found there (a folder of downloaded feeds holds all three) are not OSV:
     they are appended to ``aside`` for the caller to import as sources of their own; without
-    an ``aside`` list they are refused.
+    an ``aside`` list they are refused. JSON files that are no feed at all (a folder's
+    ``manifest.json``) are appended to ``ignored``; without that list they are refused.
+    A damaged data file always raises :class:`ImportFormatError`.
     """
     # Only files with a data suffix are read: OSV repositories also hold READMEs and scripts.
     for dirpath, dirnames, filenames in os.walk(root):
@@ -171,7 +180,13 @@ def records_in_dir(root: Path, aside: list[Path] | None = None) -> Iterator[dict
             if not filename.endswith(_DIR_SUFFIXES):
                 continue
             path = Path(dirpath) / filename
-            kind, payload = sniff(path.read_bytes(), str(path))
+            try:
+                kind, payload = sniff(path.read_bytes(), str(path))
+            except NotAFeed:
+                if ignored is None:
+                    raise
+                ignored.append(path)
+                continue
             if not kind.startswith("osv"):
                 if aside is None:
                     raise ImportFormatError(f"{path}: a {kind} file inside an OSV directory")

@@ -86,6 +86,8 @@ class SourceReport:
     error: str = ""
     # KEV/EPSS files found inside an imported directory, each imported as its own source.
     also: list[SourceReport] = field(default_factory=list)
+    # JSON files inside an imported directory that are no feed (e.g. manifest.json): skipped.
+    ignored: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -99,6 +101,7 @@ class SourceReport:
             "ecosystems": sorted(self.ecosystems),
             "changed_packages": len(self.changed_keys),
             "error": self.error,
+            "ignored": self.ignored,
         }
 
 
@@ -134,7 +137,11 @@ def _import_path(path: Path, name: str, report: SourceReport, now: datetime) -> 
     if path.is_dir():
         report.kind = SourceKind.OSV
         aside: list[Path] = []
-        _write_osv(records_in_dir(path, aside), name, report, now)
+        ignored: list[Path] = []
+        _write_osv(records_in_dir(path, aside, ignored), name, report, now)
+        report.ignored = [str(p) for p in ignored]
+        for skipped in ignored:
+            log.warning("%s: not an OSV record, KEV catalog or EPSS file; skipped", skipped)
         for other in aside:
             sub = SourceReport(source=str(other))
             _import_path(other, sub.source, sub, now)

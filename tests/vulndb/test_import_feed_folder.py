@@ -9,6 +9,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.core.management.base import CommandError
 
 from scans.vulndb import api
 from scans.vulndb.models import EpssScore, ImportSource, KevEntry, Vulnerability
@@ -42,3 +43,29 @@ def test_the_command_imports_the_folder_and_exits_0(db, feed_folder):
     call_command("importvulns", str(feed_folder), "--json", stdout=out, stderr=err)
     doc = json.loads(out.getvalue())
     assert sorted(s["kind"] for s in doc["sources"]) == ["epss", "kev", "osv"]
+
+
+def test_a_manifest_beside_the_feeds_is_skipped_and_named(db, feed_folder):
+    # /work/shared/vulndata/ holds manifest.json (record counts): it used to refuse the folder.
+    (feed_folder / "manifest.json").write_text(json.dumps({"alpine.osv.jsonl": 52}))
+    out, err = StringIO(), StringIO()
+    call_command("importvulns", str(feed_folder), "--json", stdout=out, stderr=err)
+    doc = json.loads(out.getvalue())
+    assert doc["errors"] == []
+    osv = next(s for s in doc["sources"] if s["kind"] == "osv")
+    assert osv["records"] == 52 and osv["ignored"] == [str(feed_folder / "manifest.json")]
+    assert Vulnerability.objects.filter(osv_id__startswith="ALPINE-").count() == 52
+
+
+def test_a_manifest_given_by_itself_is_still_refused(db, tmp_path):
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps({"alpine.osv.jsonl": 52}))
+    with pytest.raises(CommandError) as caught:
+        call_command("importvulns", str(manifest), stdout=StringIO(), stderr=StringIO())
+    assert caught.value.returncode == 2
+
+
+def test_a_damaged_osv_file_in_a_folder_still_refuses_the_folder(db, feed_folder):
+    (feed_folder / "osv" / "broken.jsonl").write_text('{"id": "X-1", "affected": []}\nnot json\n')
+    report = api.import_sources([str(feed_folder)])
+    assert report.format_errors and "broken.jsonl" in report.format_errors[0]

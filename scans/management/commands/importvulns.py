@@ -50,6 +50,8 @@ class Command(BaseCommand):
                 f"{s['source']}: {s['kind']} {s['records']} records, {s['created']} new, "
                 f"{s['updated']} updated, {s['skipped']} unchanged"
             )
+            for path in s.get("ignored", []):
+                self.stderr.write(f"{path}: skipped (not an OSV record, KEV catalog or EPSS CSV)")
         rematch = summary["rematch"]
         if rematch:
             self.stderr.write(
