@@ -201,6 +201,16 @@ def test_tls_registry_fails_clearly_without_its_ca_bundle(tls_registry):
     assert tls_registry.password not in str(exc.value)
 
 
+def test_https_to_a_plain_http_registry_says_it_does_not_speak_tls(registry):
+    # Was reported as "TLS certificate verification failed ... give the CA bundle": wrong advice.
+    https_url = registry.url.replace("http://", "https://")
+    client = DistributionClient(registry.pull_auth(base_url=https_url, verify=True), retries=0)
+    with pytest.raises(ProviderError, match="does not speak TLS") as exc:
+        client.ping()
+    assert exc.value.permanent and "http://" in str(exc.value)
+    assert registry.password not in str(exc.value)
+
+
 @pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
 def test_tls_verification_can_be_switched_off(tls_registry):
     DistributionClient(tls_registry.pull_auth(verify=False)).ping()

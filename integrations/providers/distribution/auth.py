@@ -130,8 +130,8 @@ class TokenAuth:
                     realm, params=query, headers=headers, timeout=transport.timeout,
                     verify=self.auth.verify,
                 )  # fmt: skip
-            except requests.exceptions.SSLError:
-                raise transport.tls_error(urlsplit(realm).netloc) from None
+            except requests.exceptions.SSLError as exc:
+                raise transport.tls_error(urlsplit(realm).netloc, exc) from None
             except transport.SEND_ERRORS as exc:
                 if attempt >= transport.retries:
                     raise transport.network_error(exc, urlsplit(realm).netloc) from None

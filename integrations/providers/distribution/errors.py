@@ -15,9 +15,20 @@ from ..base import ProviderError, PullAuth
 from ..retry import parse_retry_after
 from .auth import auth_failed_text, parse_challenge
 
+# OpenSSL's words when the other end answered the handshake with plain HTTP.
+_PLAIN_HTTP = ("WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "HTTP_REQUEST")
 
-def tls_error(host: str, verify: bool | str) -> ProviderError:
-    """The permanent error for a failed certificate check against ``host``."""
+
+def tls_error(host: str, verify: bool | str, exc: BaseException | None = None) -> ProviderError:
+    """The permanent error for a failed TLS handshake with ``host``: a plain-http server
+    (``exc`` says so) or a failed certificate check."""
+    # The exception text is only inspected, never shown (see network_error).
+    if exc is not None and any(marker in str(exc) for marker in _PLAIN_HTTP):
+        return ProviderError(
+            f"{host} does not speak TLS (a plain-http registry?): use an http:// URL "
+            "(scanimage: --insecure-registry)",
+            permanent=True,
+        )
     how = "the CA bundle given" if isinstance(verify, str) else "the system CAs"
     return ProviderError(
         f"TLS certificate verification failed for {host} against {how}: give "

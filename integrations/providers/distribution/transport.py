@@ -131,8 +131,8 @@ class Transport:
             sent = {**(headers or {}), **auth.header(scope)}
             try:
                 resp = self._follow(method, url, sent, kind=kind, stream=stream)
-            except requests.exceptions.SSLError:
-                raise self.tls_error() from None
+            except requests.exceptions.SSLError as exc:
+                raise self.tls_error(exc=exc) from None
             except self.SEND_ERRORS as exc:
                 if attempt >= self.retries:
                     raise self.network_error(exc) from None
@@ -217,8 +217,8 @@ class Transport:
             raise ProviderError(f"{self.host} sent a malformed {what} (not JSON)", permanent=True)
         return data
 
-    def tls_error(self, host: str = "") -> ProviderError:
-        return errors.tls_error(host or self.host, self.verify)
+    def tls_error(self, host: str = "", exc: BaseException | None = None) -> ProviderError:
+        return errors.tls_error(host or self.host, self.verify, exc)
 
     def network_error(self, exc: BaseException, host: str = "") -> ProviderError:
         return errors.network_error(exc, host or self.host, self.timeout, self.retries + 1)
