@@ -120,7 +120,7 @@ class OciProvider(Provider):
         try:
             yield from self.client.catalog(page_size=self.page_size)
         except ProviderError as exc:
-            if not exc.permanent or exc.message.startswith("authentication failed"):
+            if not exc.permanent or not _catalog_refused(exc):
                 raise
             raise ProviderError(
                 f"{exc.message}. This registry does not let these credentials list its "
@@ -215,3 +215,9 @@ def _first_image(index: Manifest) -> str:
             continue
         return entry["digest"]
     return ""
+
+
+def _catalog_refused(exc: ProviderError) -> bool:
+    """Whether the registry answered the catalog request with a refusal (401 for lack of
+    scope, 403, 404 or another 4xx naming the catalog), not a TLS, guard or login failure."""
+    return exc.message.startswith(("401:", "403:")) or "catalog" in exc.message

@@ -123,6 +123,23 @@ def test_a_refused_catalog_asks_for_the_repository_list(fault_proxy):
 
 
 @pytest.mark.slow
+def test_a_tls_failure_on_the_catalog_gets_no_repository_list_advice(tls_registry):
+    # Was: "TLS certificate verification failed ... This registry does not let these
+    # credentials list its repositories: enter the repositories ...": the wrong fix.
+    provider = get_provider(
+        "oci",
+        ProviderConfig(
+            url=tls_registry.url,
+            username=tls_registry.username,
+            secret=Secret(tls_registry.password),
+        ),
+    )
+    with pytest.raises(ProviderError, match="TLS certificate verification failed") as exc:
+        list(provider.repositories())  # a scan lists without a ping first
+    assert "enter the repositories" not in str(exc.value)
+
+
+@pytest.mark.slow
 def test_check_names_bad_credentials(registry):
     provider = provider_for(registry, secret=Secret("wrong-wrong"))
     with pytest.raises(ProviderError, match="authentication failed for 127.0.0.1"):
