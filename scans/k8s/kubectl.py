@@ -107,14 +107,21 @@ def extract_containers(doc: dict[str, Any]) -> Extraction:
 
     Malformed objects and image references are reported in ``errors`` and skipped; objects of
     kinds without pods (Services, ConfigMaps...) inside a ``List`` are counted in ``ignored``.
+    Raises :class:`InputError` for an item of a ``List`` without a ``kind`` (kubectl always
+    writes one): ignoring it would record its workloads as no longer running.
     """
     out = Extraction()
-    for kind, obj in _objects(doc):
+    for number, (kind, obj) in enumerate(_objects(doc), 1):
         if not isinstance(obj, dict):
             out.errors.append({"object": "", "error": "list item is not a JSON object, skipped"})
             continue
+        if not kind:
+            raise InputError(
+                f"item {number} of the List has no `kind` (kubectl always writes one, e.g. "
+                '"kind": "Pod"); is this the output of `kubectl get pods -A -o json`?'
+            )
         if kind not in _POD_SPEC_PATHS:
-            out.ignored[kind or "(no kind)"] = out.ignored.get(kind or "(no kind)", 0) + 1
+            out.ignored[kind] = out.ignored.get(kind, 0) + 1
             continue
         _extract_object(kind, obj, out)
     return out

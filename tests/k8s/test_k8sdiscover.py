@@ -250,6 +250,21 @@ def test_bad_input_exits_2_naming_the_problem(org, tmp_path, content, problem):
     assert not RunningImage.objects.exists() and not Registry.objects.exists()
 
 
+def test_a_list_item_without_kind_exits_2_and_marks_nothing_gone(org, tmp_path):
+    # Kind-less items used to be "ignored" with exit 0, and every image of the cluster was
+    # then recorded as no longer running.
+    discover("pods.json", "--cluster", "prod", "--no-scan")
+    running = RunningImage.objects.filter(still_running=True).count()
+    pods = json.loads((FIXTURES / "pods.json").read_text())
+    for item in pods["items"]:
+        item.pop("kind", None)
+    path = tmp_path / "handwritten.json"
+    path.write_text(json.dumps({"kind": "List", "items": pods["items"]}))
+    code, out, err = run(str(path), "--cluster", "prod", "--no-scan")
+    assert code == 2 and "item 1 of the List has no `kind`" in err and out == ""
+    assert RunningImage.objects.filter(still_running=True).count() == running > 0
+
+
 def test_a_missing_file_exits_2(org, tmp_path):
     code, _, err = run(str(tmp_path / "nope.json"))
     assert code == 2 and "cannot read" in err
