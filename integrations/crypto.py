@@ -12,7 +12,12 @@ from django.conf import settings
 
 from regscan_site.logging import register_secret
 
-__all__ = ["Secret", "decrypt", "encrypt", "reencrypt"]
+__all__ = ["KeyConfigError", "Secret", "decrypt", "encrypt", "reencrypt"]
+
+
+class KeyConfigError(ValueError):
+    """REGSCAN_ENCRYPTION_KEYS can't decrypt a stored credential (a key is missing or is not
+    a Fernet key). The message says what to fix and holds no key or secret."""
 
 
 class Secret:
@@ -46,7 +51,14 @@ class Secret:
 
 
 def _fernet() -> MultiFernet:
-    return MultiFernet([Fernet(k.encode()) for k in settings.REGSCAN_ENCRYPTION_KEYS])
+    """The keys of REGSCAN_ENCRYPTION_KEYS; raises KeyConfigError for a malformed one."""
+    try:
+        return MultiFernet([Fernet(k.encode()) for k in settings.REGSCAN_ENCRYPTION_KEYS])
+    except ValueError:  # also binascii.Error; the key itself is never shown
+        raise KeyConfigError(
+            "REGSCAN_ENCRYPTION_KEYS holds a value that is not a Fernet key (32 url-safe "
+            "base64-encoded bytes): fix the setting."
+        ) from None
 
 
 def encrypt(value: str) -> str:
@@ -57,13 +69,14 @@ def encrypt(value: str) -> str:
 
 
 def decrypt(token: str) -> Secret:
-    """Decrypt a stored token; raises ValueError naming the cause when no key fits."""
+    """Decrypt a stored token; raises KeyConfigError (a ValueError) naming the cause when no
+    key fits or a key is malformed."""
     if not token:
         return Secret("")
     try:
         return Secret(_fernet().decrypt(token.encode()).decode())
     except InvalidToken:
-        raise ValueError(
+        raise KeyConfigError(
             "A stored credential cannot be decrypted with REGSCAN_ENCRYPTION_KEYS: "
             "the key that encrypted it is missing from the list."
         ) from None

@@ -26,6 +26,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from integrations.crypto import KeyConfigError
 from integrations.providers.base import Provider, ProviderError, TagInfo
 from regscan_site.logging import redact
 
@@ -312,6 +313,9 @@ def start_run(run_id: int, dispatch: _Dispatch | None = None) -> None:
         listing = list_registry(registry)
     except ProviderError as exc:
         _fail_run(run, redact(exc.message))
+        return
+    except KeyConfigError as exc:  # the operator's settings, not a bug: say what to fix
+        _fail_run(run, str(exc))
         return
     except Exception:  # a bug or a database error: fail the run now rather than at reaping
         log.exception("Listing %s failed", registry.name)

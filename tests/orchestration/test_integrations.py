@@ -17,6 +17,7 @@ from django_q.models import Schedule
 from accounts.models import Profile
 from integrations import services
 from integrations.models import Registry
+from scans import orchestration
 from scans.models import ScanRun
 from scans.orchestration import request_scan
 
@@ -281,3 +282,26 @@ def test_rotatekeys_reports_credentials_no_key_can_read(org, settings):
     with pytest.raises(CommandError) as info:
         run_cli("rotatekeys")
     assert info.value.returncode == 3
+
+
+def test_rotatekeys_refuses_a_malformed_key_and_changes_nothing(org, settings):
+    registry = make(org, username="u", secret=SECRET)
+    token = raw_column(registry)
+    settings.REGSCAN_ENCRYPTION_KEYS = ["not-a-fernet-key", *settings.REGSCAN_ENCRYPTION_KEYS]
+    with pytest.raises(CommandError, match="not a Fernet key") as info:  # was a traceback
+        run_cli("rotatekeys")
+    assert info.value.returncode == 2 and "not-a-fernet-key" not in str(info.value)
+    assert raw_column(registry) == token
+
+
+@pytest.mark.parametrize("bad_key", ["missing", "malformed"])
+def test_a_scan_without_the_credential_key_says_what_to_fix(org, settings, bad_key):
+    registry = make(org, username="u", secret=SECRET)
+    run, _ = request_scan(registry, trigger="manual", actor=None, enqueue=False)
+    keys = {"missing": Fernet.generate_key().decode(), "malformed": "not-a-fernet-key"}
+    settings.REGSCAN_ENCRYPTION_KEYS = [keys[bad_key]]
+    orchestration.start_run(run.pk, orchestration._Dispatch(inline=True))
+    run.refresh_from_db()
+    # Was "Internal error while listing the registry (see the worker log)".
+    assert run.status == "failed" and "REGSCAN_ENCRYPTION_KEYS" in run.error
+    assert SECRET not in run.error and keys[bad_key] not in run.error

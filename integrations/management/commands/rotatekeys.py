@@ -14,7 +14,7 @@ from cryptography.fernet import InvalidToken
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from integrations.crypto import reencrypt
+from integrations.crypto import KeyConfigError, reencrypt
 from integrations.models import Registry
 
 
@@ -26,6 +26,22 @@ class Command(BaseCommand):
         parser.add_argument("--format", choices=["text", "json"], default="text")
 
     def handle(self, *args: Any, **opts: Any) -> None:
+        try:
+            done, failed = self._rotate()
+        except KeyConfigError as exc:  # a malformed key: nothing was changed
+            raise CommandError(str(exc), returncode=2) from None
+        if opts["json"] or opts["format"] == "json":
+            self.stdout.write(json.dumps({"reencrypted": done, "undecryptable": failed}))
+        self.stderr.write(f"Re-encrypted {done} credential(s) with the first key.")
+        if failed:
+            raise CommandError(
+                "These integrations' credentials match none of REGSCAN_ENCRYPTION_KEYS: "
+                + ", ".join(failed),
+                returncode=3,
+            )
+
+    def _rotate(self) -> tuple[int, list[str]]:
+        """Re-encrypt every stored credential; return (count, names no key can read)."""
         done, failed = 0, []
         with transaction.atomic():
             for registry in Registry.objects.exclude(secret_encrypted="").select_for_update():
@@ -36,12 +52,4 @@ class Command(BaseCommand):
                     continue
                 Registry.objects.filter(pk=registry.pk).update(secret_encrypted=token)
                 done += 1
-        if opts["json"] or opts["format"] == "json":
-            self.stdout.write(json.dumps({"reencrypted": done, "undecryptable": failed}))
-        self.stderr.write(f"Re-encrypted {done} credential(s) with the first key.")
-        if failed:
-            raise CommandError(
-                "These integrations' credentials match none of REGSCAN_ENCRYPTION_KEYS: "
-                + ", ".join(failed),
-                returncode=3,
-            )
+        return done, failed
