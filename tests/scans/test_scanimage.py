@@ -171,6 +171,27 @@ def test_an_unknown_option_exits_2_from_the_command_line():
     assert done.returncode == 2 and "invalid choice: 'xml'" in done.stderr
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["scanimage", "nginx", "--username", "u", "--password", "S3KRIT-x1"],
+        ["scanimage", "nginx", "--username", "u", "--password=S3KRIT-x1"],
+        ["integration", "add", "--provider", "oci", "--name", "n", "--password", "S3KRIT-x1"],
+    ],
+)
+def test_a_password_argument_is_refused_without_repeating_it(argv):
+    # argparse took --password for --password-stdin and printed the password back as an
+    # "unrecognized argument".
+    done = subprocess.run(
+        [sys.executable, "manage.py", *argv],
+        capture_output=True,
+        text=True,
+        env={"DJANGO_SETTINGS_MODULE": "regscan_site.test_settings", "PATH": "/usr/bin:/bin"},
+    )
+    assert done.returncode == 2 and "--password-stdin" in done.stderr
+    assert "S3KRIT" not in done.stderr + done.stdout
+
+
 def test_an_unreachable_registry_exits_3(org, registry, monkeypatch):
     # The client retries connection errors with backoff; skip the waiting.
     no_sleep = functools.partial(services.DistributionClient, sleep=lambda seconds: None)

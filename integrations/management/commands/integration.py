@@ -19,6 +19,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from accounts.services import org_for_command
 from integrations import services
+from integrations.cli import refuse_password_argument
 from integrations.models import Registry
 from integrations.providers import PROVIDERS
 from integrations.providers.base import ProviderError
@@ -92,6 +93,7 @@ class Command(BaseCommand):
         ):
             p.add_argument(f"--{opt}")  # fmt: skip
         p.add_argument("--password-stdin", action="store_true", help="Read the secret from stdin")
+        refuse_password_argument(p)
         p.add_argument("--ca-bundle", metavar="FILE", help="PEM file of CAs to trust")
         p.add_argument("--insecure", action="store_true", default=None)
         p.add_argument("--secure", dest="insecure", action="store_false")

@@ -19,6 +19,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.services import org_for_command
+from integrations.cli import refuse_password_argument
 from integrations.providers.base import ProviderError
 from scans import services
 from scans.sbom_export import SEVERITY_ORDER, to_cyclonedx, to_sarif
@@ -41,6 +42,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--password-stdin", action="store_true", help="Read the password/token from stdin"
         )
+        refuse_password_argument(parser)
         parser.add_argument("--ca-bundle", default="", metavar="FILE", help="PEM CAs to trust")
         parser.add_argument(
             "--insecure-registry",
