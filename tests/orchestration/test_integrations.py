@@ -223,6 +223,13 @@ def test_cli_add_list_edit_remove(org, monkeypatch):
     assert not Registry.objects.filter(name="lab").exists()
 
 
+def test_cli_edit_clears_a_list_with_an_empty_value(org):
+    make(org, name="lab", include_tags=["v*"], exclude_tags=["*-rc*", "dev*"])
+    run_cli("integration", "edit", "lab", "--exclude-tag", "")  # was stored as [""]
+    registry = Registry.objects.get(name="lab")
+    assert registry.exclude_tags == [] and registry.include_tags == ["v*"]
+
+
 def test_cli_takes_the_secret_from_the_environment(org, monkeypatch):
     monkeypatch.setenv("REGSCAN_REGISTRY_PASSWORD", SECRET)
     run_cli("integration", "add", "--provider", "oci", "--name", "env", "--url", "https://r.example",

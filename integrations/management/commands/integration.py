@@ -100,7 +100,13 @@ class Command(BaseCommand):
         p.add_argument("--max-tags", type=int)
         p.add_argument("--max-age", type=int, metavar="DAYS")
         for opt in LISTS:
-            p.add_argument(f"--{opt.replace('_', '-')}", action="extend", nargs="+", default=None)
+            p.add_argument(
+                f"--{opt.replace('_', '-')}",
+                action="extend",
+                nargs="+",
+                default=None,
+                help="one or more values; '' alone clears the list",
+            )
         p.add_argument("--enable", dest="enabled", action="store_true", default=None)
         p.add_argument("--disable", dest="enabled", action="store_false")
         _json_options(p)
@@ -129,7 +135,14 @@ class Command(BaseCommand):
 
     def _fields(self, opts: dict) -> dict[str, Any]:
         fields = {f: opts[o] for o, f in SCALARS.items() if opts.get(o) is not None}
-        fields.update({f: opts[o] for o, f in LISTS.items() if opts.get(o) is not None})
+        # Blank values are dropped, so `--exclude-tag ''` clears the list on edit.
+        fields.update(
+            {
+                f: [v for v in opts[o] if v.strip()]
+                for o, f in LISTS.items()
+                if opts.get(o) is not None
+            }
+        )
         for flag in ("insecure", "enabled"):
             if opts.get(flag) is not None:
                 fields[flag] = opts[flag]
