@@ -138,3 +138,22 @@ def test_runscan_wait_joins_the_queued_initial_scan(registry, repo_name, org, mo
     with pytest.raises(CommandError) as info:  # without --wait a busy registry starts nothing
         cli("runscan", "--registry", "lab")
     assert info.value.returncode == 1
+    out = io.StringIO()
+    with pytest.raises(CommandError):
+        call_command("runscan", "--registry", "lab", "--json", stdout=out, stderr=io.StringIO())
+    [busy] = json.loads(out.getvalue())  # the contract's keys, as for any run
+    assert busy["status"] == "busy" and busy["trigger"] == "initial"
+    assert {"scanned", "skipped", "counts", "bytes_downloaded"} <= set(busy)
+
+
+def test_runscan_all_exits_1_when_some_registries_were_scanned(registry, org, monkeypatch):
+    for name, password in (("good", registry.password), ("refused", "wrong-password")):
+        cli("integration", "add", "--provider", "oci", "--name", name, "--url", registry.url,
+            "--username", registry.username, "--password-stdin", "--no-initial-scan",
+            stdin=password + "\n", monkeypatch=monkeypatch)  # fmt: skip
+    out = io.StringIO()
+    with pytest.raises(CommandError) as info:  # was 3, "nothing could be done"
+        call_command("runscan", "--all", "--wait", "--json", stdout=out, stderr=io.StringIO())
+    assert info.value.returncode == 1
+    statuses = {d["registry"]: d["status"] for d in json.loads(out.getvalue())}
+    assert statuses == {"good": "succeeded", "refused": "failed"}

@@ -6,7 +6,8 @@ A registry already being scanned: without ``--wait`` nothing starts (exit 1); wi
 this process joins that run (takes it over when still queued, scans pending images alongside the
 workers) and reports it.
 Exit codes: 0 all runs succeeded (or were queued), 1 an image failed, a registry was already
-being scanned (without ``--wait``) or the wait ran out, 2 bad arguments, 3 a registry could not be listed (unreachable, auth refused).
+being scanned (without ``--wait``) or the wait ran out, or some registries could not be listed
+while others were, 2 bad arguments, 3 no registry could be listed (unreachable, auth refused).
 """
 
 from __future__ import annotations
@@ -60,6 +61,8 @@ class Command(BaseCommand):
         if opts["json"] or opts["format"] == "json":
             self.stdout.write(json.dumps(docs, indent=2))
         code = max(codes)
+        if code == 3 and {0, 1} & set(codes[1:]):
+            code = 1  # some registries were scanned: the work ran, something failed
         if code:
             raise CommandError("Some scans did not succeed (see above).", returncode=code)
 
@@ -76,10 +79,21 @@ class Command(BaseCommand):
                 self.stderr.write(f"Waiting for that scan of {registry.name} to finish.")
                 return self._report(registry, orchestration.join_run(run))
         if run is None:
-            return {"registry": registry.name, "status": "busy", "error": message}, 1
+            return self._busy(registry, message), 1
         if not wait:
             return orchestration.run_report(run), 0
         return self._report(registry, orchestration.run_inline(run))
+
+    def _busy(self, registry: Registry, message: str) -> dict:
+        """The run already under way, with the contract's keys, as status ``busy``."""
+        active = ScanRun.objects.filter(registry=registry, status__in=orchestration.ACTIVE).first()
+        if active is None:  # it finished in the meantime
+            doc = {"registry": registry.name, "trigger": None, "scanned": [], "skipped": []}
+            doc.update(counts={}, bytes_downloaded=0)
+        else:
+            doc = orchestration.run_report(active)
+        doc.update(status="busy", error=message)
+        return doc
 
     def _report(self, registry: Registry, run: ScanRun) -> tuple[dict, int]:
         doc = orchestration.run_report(run)
