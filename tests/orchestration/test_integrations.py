@@ -252,6 +252,15 @@ def test_cli_bad_input_exits_2(org, monkeypatch):
     assert info.value.returncode == 2
 
 
+def test_cli_a_missing_secret_names_the_option_that_gives_it(org):
+    with pytest.raises(CommandError) as info:
+        run_cli("integration", "add", "--provider", "dockerhub", "--name", "hub",
+                "--no-initial-scan")  # fmt: skip
+    message = str(info.value)
+    assert info.value.returncode == 2 and "secret (--password-stdin):" in message
+    assert ".;" not in message  # was "... is required.; secret: ..."
+
+
 def test_the_secret_never_shows_in_list_json_logs_or_exceptions(org, monkeypatch, caplog):
     caplog.set_level(logging.DEBUG)
     run_cli("integration", "add", "--provider", "oci", "--name", "lab", "--url", "https://r.example",

@@ -162,10 +162,12 @@ class Command(BaseCommand):
     @staticmethod
     def _validation(exc: ValidationError) -> CommandError:
         if hasattr(exc, "message_dict"):
-            parts = [f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items()]
+            # The secret field is given on the command line with --password-stdin.
+            names = {"secret": "secret (--password-stdin)"}
+            parts = [f"{names.get(k, k)}: {' '.join(v)}" for k, v in exc.message_dict.items()]
         else:
             parts = exc.messages
-        return _bad("Invalid integration: " + "; ".join(parts))
+        return _bad("Invalid integration: " + "; ".join(p.rstrip(".") for p in parts) + ".")
 
     # --- actions ----------------------------------------------------------------------------
 
