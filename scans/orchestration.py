@@ -31,6 +31,7 @@ from integrations.providers.base import Provider, ProviderError, TagInfo
 from regscan_site.logging import redact
 
 from . import policy
+from .engine.types import ScanError
 from .models import ImageScan, ImageScanStatus, Repository, ScanRun, ScanRunStatus, Tag
 
 if TYPE_CHECKING:
@@ -402,6 +403,9 @@ def _scan_with_retries(scan: ImageScan, scanner: Callable[[ImageScan], ImageOutc
             if exc.permanent or attempt + 1 == TRANSIENT_ATTEMPTS:
                 return None, redact(exc.message)
             time.sleep(1 + attempt)
+        except ScanError as exc:  # a broken or hostile image: its message says why
+            log.warning("Image %s:%s failed: %s", scan.repository, scan.tag, redact(str(exc)))
+            return None, redact(str(exc))
         except Exception as exc:  # an image never fails the others
             log.exception("Image %s:%s failed", scan.repository, scan.tag)
             return None, redact(f"{type(exc).__name__}: {exc}")

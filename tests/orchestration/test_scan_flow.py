@@ -206,6 +206,30 @@ def test_a_failed_image_never_fails_the_others(twelve_tags, registry, repo_name,
     assert not Image.objects.filter(digest=bad_digest, sbom__isnull=False).exists()
 
 
+def test_an_image_with_a_broken_layer_fails_with_a_plain_message(
+    registry, repo_name, pushdate_provider, org, caplog
+):
+    import json
+
+    from tests.support.oci_images import OCI_CONFIG, OCI_LAYER_GZIP, descriptor, make_manifest
+
+    config = json.dumps({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers"}})
+    not_tar = b"not a tarball at all"
+    registry.push_blob(repo_name, config.encode())
+    registry.push_blob(repo_name, not_tar)
+    manifest = make_manifest(
+        descriptor(OCI_CONFIG, config.encode()), [descriptor(OCI_LAYER_GZIP, not_tar)]
+    )
+    registry.push_manifest_raw(repo_name, "v1", json.dumps(manifest).encode(), OCI_MANIFEST)
+    pushdate_provider.push_times[(repo_name, "v1")] = T0
+    run = scan(connect(org, registry, provider="pushdates", include_repos=[repo_name]))
+    row = run.image_scans.get(tag="v1")
+    assert row.status == "failed" and "not a valid (gzip/zstd) tar archive" in row.error
+    # Was "ScanError: Layer ...", and an ERROR log with a traceback for a bad input.
+    assert not row.error.startswith("ScanError")
+    assert not [r for r in caplog.records if r.levelname == "ERROR" or r.exc_info]
+
+
 def test_every_listed_tag_is_in_the_ledger_once(twelve_tags):
     run = scan(twelve_tags)
     ledger = ImageScan.objects.filter(run=run)
