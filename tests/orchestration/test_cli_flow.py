@@ -157,3 +157,17 @@ def test_runscan_all_exits_1_when_some_registries_were_scanned(registry, org, mo
     assert info.value.returncode == 1
     statuses = {d["registry"]: d["status"] for d in json.loads(out.getvalue())}
     assert statuses == {"good": "succeeded", "refused": "failed"}
+
+
+def test_runscan_names_the_way_out_of_an_ambiguous_name(org, other_org):
+    from integrations import services
+
+    for organization in (org, other_org):
+        services.create_registry(
+            organization, None, initial_scan=False, name="lab", provider="oci",
+            url="https://r.example", schedule="off",
+        )  # fmt: skip
+    with pytest.raises(CommandError) as info:
+        cli("runscan", "--registry", "lab")
+    assert info.value.returncode == 2
+    assert str(info.value) == "More than one integration is named 'lab': give --org."

@@ -47,8 +47,11 @@ class Command(BaseCommand):
         for name in opts["registry"]:
             matches = list(qs.filter(name=name))
             if len(matches) != 1:
-                why = "No" if not matches else "More than one (give --org)"
-                raise CommandError(f"{why} integration named {name!r}.", returncode=2)
+                if matches:
+                    why = f"More than one integration is named {name!r}: give --org."
+                else:
+                    why = f"No integration named {name!r}."
+                raise CommandError(why, returncode=2)
             found.append(matches[0])
         return found
 
