@@ -146,11 +146,14 @@ def test_runscan_wait_joins_the_queued_initial_scan(registry, repo_name, org, mo
     assert {"scanned", "skipped", "counts", "bytes_downloaded"} <= set(busy)
 
 
-def test_runscan_all_exits_1_when_some_registries_were_scanned(registry, org, monkeypatch):
+def test_runscan_all_exits_1_when_some_registries_were_scanned(
+    registry, repo_name, org, monkeypatch
+):
+    registry.push_image(repo_name, "1.0", [BASE_LAYER], created=T0)
     for name, password in (("good", registry.password), ("refused", "wrong-password")):
         cli("integration", "add", "--provider", "oci", "--name", name, "--url", registry.url,
             "--username", registry.username, "--password-stdin", "--no-initial-scan",
-            stdin=password + "\n", monkeypatch=monkeypatch)  # fmt: skip
+            "--include-repo", repo_name, stdin=password + "\n", monkeypatch=monkeypatch)  # fmt: skip
     out = io.StringIO()
     with pytest.raises(CommandError) as info:  # was 3, "nothing could be done"
         call_command("runscan", "--all", "--wait", "--json", stdout=out, stderr=io.StringIO())
