@@ -24,6 +24,7 @@ __all__ = [
     "ProviderConfig",
     "ProviderError",
     "TagInfo",
+    "UnknownReference",
 ]
 
 
@@ -38,6 +39,14 @@ class ProviderError(Exception):
         super().__init__(message)
         self.message = message
         self.permanent = permanent
+
+
+class UnknownReference(ProviderError):
+    """The repository, tag, digest or platform asked for does not exist there (permanent):
+    a wrong reference rather than a registry problem (``scanimage`` exits 2 on it)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, permanent=True)
 
 
 @dataclass(frozen=True)

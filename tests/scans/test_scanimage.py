@@ -211,6 +211,23 @@ def test_refused_credentials_exit_3(org, registry, app_image, monkeypatch):
     assert "authentication failed" in err
 
 
+@pytest.mark.parametrize(
+    ("suffix", "extra", "message"),
+    [
+        (":no-such-tag", [], "not found"),
+        ("-missing:1", [], "not found"),
+        ("", ["--platform", "linux/s390x"], "has no image for platform linux/s390x"),
+    ],
+)
+def test_a_reference_that_does_not_exist_exits_2(
+    org, registry, app_image, monkeypatch, suffix, extra, message
+):
+    # Was 3 ("nothing could be done"), the code for an unreachable registry or refused login.
+    ref = app_image.rsplit(":", 1)[0] + suffix if suffix else app_image
+    _, err, code = scanimage(registry, ref, "--json", *extra, monkeypatch=monkeypatch)
+    assert code == 2 and message in err
+
+
 def test_a_hostile_image_exits_3_with_the_reason(org, registry, repo_name, monkeypatch):
     evil = raw_tar([(member("etc/evil", tarfile.SYMTYPE, "../../../../etc/shadow"), None)])
     registry.push_image(repo_name, "evil", [evil])

@@ -11,7 +11,7 @@ import json
 import requests
 import urllib3
 
-from ..base import ProviderError, PullAuth
+from ..base import ProviderError, PullAuth, UnknownReference
 from ..retry import parse_retry_after
 from .auth import auth_failed_text, parse_challenge
 
@@ -80,9 +80,10 @@ def response_error(
             f"403: the credentials lack {permission or 'access to ' + host}", permanent=True
         )
     if status == 404:
-        return ProviderError(
-            _not_found_text(what, codes, host, repository, reference), permanent=True
-        )
+        text = _not_found_text(what, codes, host, repository, reference)
+        if what in ("manifest", "tags"):  # a missing blob is a broken image, not a wrong name
+            return UnknownReference(text)
+        return ProviderError(text, permanent=True)
     if status == 429:
         wait = parse_retry_after(resp.headers.get("Retry-After"))
         after = f"; retry after {wait:g} s" if wait else ""

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ..base import ProviderError
+from ..base import ProviderError, UnknownReference
 
 if TYPE_CHECKING:
     from .client import DistributionClient
@@ -229,9 +229,8 @@ def resolve(
             images, skipped = [], [(image.platform, f"not the requested platform {platform}")]
     if platform and not images:
         available = ", ".join(p for p, _ in skipped) or "none"
-        raise ProviderError(
-            f"{where} has no image for platform {platform} (available: {available})",
-            permanent=True,
+        raise UnknownReference(
+            f"{where} has no image for platform {platform} (available: {available})"
         )
     return Resolved(top.digest, top.media_type, tuple(images), tuple(skipped))
 

@@ -3,7 +3,8 @@
 Pulls the manifest (every platform of an index unless ``--platform``), streams the layers,
 builds the SBOM and, once the vulnerability database is installed, its findings. The registry
 is recorded as a Public/Manual occurrence unless an integration covers it.
-Exit codes: 0 ok, 1 ``--fail-on`` met or a platform failed, 2 bad arguments, 3 nothing could
+Exit codes: 0 ok, 1 ``--fail-on`` met or a platform failed, 2 bad arguments or a reference that
+does not exist there (repository, tag, digest, platform), 3 nothing could
 be scanned (registry unreachable, auth refused, hostile image); the reason goes to stderr.
 """
 
@@ -20,7 +21,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from accounts.services import org_for_command
 from integrations.cli import refuse_password_argument
-from integrations.providers.base import ProviderError
+from integrations.providers.base import ProviderError, UnknownReference
 from scans import services
 from scans.sbom_export import SEVERITY_ORDER, to_cyclonedx, to_sarif
 
@@ -75,6 +76,8 @@ class Command(BaseCommand):
             )
         except ValueError as e:
             raise _bad(str(e)) from None
+        except UnknownReference as e:  # no such repository, tag or platform: bad input
+            raise _bad(f"Could not scan {opts['ref']}: {e}") from None
         except ProviderError as e:
             raise CommandError(f"Could not scan {opts['ref']}: {e}", returncode=3) from None
         reports = [_report(r) for r in results]
