@@ -18,6 +18,7 @@ import csv
 import hashlib
 import json
 import logging
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -138,7 +139,13 @@ def _import_path(path: Path, name: str, report: SourceReport, now: datetime) -> 
         report.kind = SourceKind.OSV
         aside: list[Path] = []
         ignored: list[Path] = []
-        _write_osv(records_in_dir(path, aside, ignored), name, report, now)
+
+        def in_dir():
+            aside.clear()
+            ignored.clear()
+            return records_in_dir(path, aside, ignored)
+
+        _write_osv(_checked(in_dir), name, report, now)
         report.ignored = [str(p) for p in ignored]
         for skipped in ignored:
             log.warning("%s: not an OSV record, KEV catalog or EPSS file; skipped", skipped)
@@ -152,7 +159,12 @@ def _import_path(path: Path, name: str, report: SourceReport, now: datetime) -> 
         # Stream JSON lines: a full ecosystem export need not fit in memory three times over.
         report.kind = SourceKind.OSV
         with open(path, encoding="utf-8-sig") as fh:
-            _write_osv(jsonl_records(fh, name), name, report, now)
+
+            def lines():
+                fh.seek(0)
+                return jsonl_records(fh, name)
+
+            _write_osv(_checked(lines), name, report, now)
         return
     data = path.read_bytes()
     kind, payload = sniff(data, name)
@@ -162,10 +174,21 @@ def _import_path(path: Path, name: str, report: SourceReport, now: datetime) -> 
     elif kind == "epss":
         _write_epss(payload, report)
     else:
-        _write_osv(osv_records(kind, payload, name), name, report, now)
+        _write_osv(_checked(lambda: osv_records(kind, payload, name)), name, report, now)
 
 
 # --- OSV ---
+
+
+def _checked(make_records: Callable[[], Iterator[dict[str, Any]]]) -> Iterator[dict[str, Any]]:
+    """Read the records of a location once to the end (parsing only), then return them anew.
+
+    Raises ImportFormatError before anything is written: a refused location imports nothing
+    (records written batch by batch before the damaged file would otherwise stay, and count
+    as unchanged, so never re-matched, on the next import)."""
+    for _ in make_records():
+        pass
+    return make_records()
 
 
 def _write_osv(records, source: str, report: SourceReport, now: datetime) -> None:

@@ -69,3 +69,27 @@ def test_a_damaged_osv_file_in_a_folder_still_refuses_the_folder(db, feed_folder
     (feed_folder / "osv" / "broken.jsonl").write_text('{"id": "X-1", "affected": []}\nnot json\n')
     report = api.import_sources([str(feed_folder)])
     assert report.format_errors and "broken.jsonl" in report.format_errors[0]
+
+
+def test_a_refused_folder_imports_nothing_so_the_next_import_matches_everything(
+    db, org, tmp_path, monkeypatch
+):
+    # Batches written before a damaged file used to stay: the next import found those
+    # records unchanged and never matched them against the stored SBOMs.
+    from scans.vulndb.models import Finding
+
+    from .factories import alpine311_packages, make_image, make_registry, make_sbom
+
+    monkeypatch.setattr("scans.vulndb.importers.BATCH", 10)
+    image = make_image(make_registry(org), make_sbom("alpine", "3.11.3", alpine311_packages()))
+    folder = tmp_path / "osv"
+    folder.mkdir()
+    shutil.copy(vulndata("alpine.osv.jsonl"), folder / "alpine.osv.jsonl")
+    (folder / "zz-broken.jsonl").write_text('{"id": "X-1", "affected": []}\nnot json\n')
+    report = api.import_sources([str(folder)])
+    assert report.format_errors and Vulnerability.objects.count() == 0
+    (folder / "zz-broken.jsonl").unlink()
+    api.import_sources([str(folder)])
+    expected = api.match_sbom(image.sbom)
+    assert len(expected) > 0
+    assert Finding.objects.filter(image=image).count() == len(expected)
