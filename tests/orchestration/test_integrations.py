@@ -230,6 +230,14 @@ def test_cli_edit_clears_a_list_with_an_empty_value(org):
     assert registry.exclude_tags == [] and registry.include_tags == ["v*"]
 
 
+def test_cli_list_says_which_integrations_are_disabled(org):
+    make(org, name="on")
+    make(org, name="off", enabled=False)
+    out, _ = run_cli("integration", "list")
+    lines = {line.split()[0]: line for line in out.splitlines()}
+    assert "next: disabled" in lines["off"] and "disabled" not in lines["on"]
+
+
 def test_cli_takes_the_secret_from_the_environment(org, monkeypatch):
     monkeypatch.setenv("REGSCAN_REGISTRY_PASSWORD", SECRET)
     run_cli("integration", "add", "--provider", "oci", "--name", "env", "--url", "https://r.example",

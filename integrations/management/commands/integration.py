@@ -211,7 +211,8 @@ class Command(BaseCommand):
         rows = [integration_doc(r) for r in services.annotate_registry_table(qs)]
         lines = [
             f"{r['name']:<24} {r['provider']:<12} {r['access']:<15} {r['schedule_text']:<28} "
-            f"next: {r['next_scan'] or '-':<26} last: {r['last_scan_status'] or '-'}"
+            f"next: {(r['next_scan'] or '-') if r['enabled'] else 'disabled':<26} "
+            f"last: {r['last_scan_status'] or '-'}"
             for r in rows
         ]
         self._emit(opts, rows, "\n".join(lines) or "No integrations.")
