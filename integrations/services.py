@@ -77,6 +77,11 @@ def _validate(registry: Registry) -> None:
     except ValueError as exc:
         errors.setdefault("schedule", []).append(str(exc))
     errors.update(_missing_provider_fields(registry))
+    if registry.ca_bundle.strip() and "-----BEGIN CERTIFICATE-----" not in registry.ca_bundle:
+        # Caught here, not at the first scan as "TLS certificate verification failed".
+        errors.setdefault("ca_bundle", []).append(
+            "Not a PEM certificate bundle (no -----BEGIN CERTIFICATE----- block)."
+        )
     if registry.max_tags == 0:
         errors.setdefault("max_tags", []).append("Scan at least one tag per repository.")
     if errors:

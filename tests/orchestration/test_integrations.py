@@ -121,6 +121,13 @@ def test_delete_removes_the_schedule(org):
     assert not Registry.objects.filter(name="reg").exists()
 
 
+def test_a_ca_bundle_that_is_not_pem_is_refused(org):
+    with pytest.raises(ValidationError) as info:
+        make(org, ca_bundle="MIIB... (a DER file or a path, not PEM)")
+    assert "ca_bundle" in info.value.message_dict
+    assert not Registry.objects.exists()
+
+
 def test_provider_config_writes_the_ca_bundle_to_a_file(org):
     pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
     registry = make(org, ca_bundle=pem, username="u", secret=SECRET)
