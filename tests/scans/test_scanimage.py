@@ -291,6 +291,54 @@ def test_findings_and_fail_on(registry, org, app_image, monkeypatch, tmp_path):
     assert "GHSA-v845-jxx5-vc9f" in {r["ruleId"] for r in sarif["runs"][0]["results"]}
 
 
+def test_a_known_exploited_vulnerability_meets_any_fail_on(
+    registry, org, app_image, monkeypatch, tmp_path
+):
+    from scans.vulndb import api
+
+    advisory = tmp_path / "GHSA-v845-jxx5-vc9f.json"
+    advisory.write_text(json.dumps(URLLIB3_ADVISORY))
+    api.import_sources([str(advisory)])
+    _, err, code = scanimage(
+        registry, app_image, "--json", "--fail-on", "critical", monkeypatch=monkeypatch
+    )
+    assert code == 0, err  # medium (6.8) is below critical
+    # The CISA catalog's shape, listing the advisory's CVE alias as exploited.
+    kev = tmp_path / "known_exploited_vulnerabilities.json"
+    kev.write_text(
+        json.dumps(
+            {
+                "title": "CISA Catalog of Known Exploited Vulnerabilities",
+                "catalogVersion": "2026.12.04",
+                "dateReleased": "2026-12-04T00:00:00.000Z",
+                "count": 1,
+                "vulnerabilities": [
+                    {
+                        "cveID": "CVE-2023-43804",
+                        "vendorProject": "urllib3",
+                        "product": "urllib3",
+                        "vulnerabilityName": "urllib3 Cookie header leak",
+                        "dateAdded": "2026-12-01",
+                        "shortDescription": "x",
+                        "requiredAction": "Apply updates.",
+                        "dueDate": "2026-12-22",
+                        "knownRansomwareCampaignUse": "Unknown",
+                        "notes": "",
+                        "cwes": [],
+                    }
+                ],
+            }
+        )
+    )
+    assert not api.import_sources([str(kev)]).format_errors
+    out, err, code = scanimage(
+        registry, app_image, "--json", "--fail-on", "critical", monkeypatch=monkeypatch
+    )
+    assert code == 1, err
+    urllib3 = [f for f in json.loads(out)[0]["findings"] if f["package"] == "urllib3"]
+    assert urllib3[0]["kev"] is True and urllib3[0]["severity"] == "medium"
+
+
 def test_a_connected_registry_is_pulled_with_its_integrations_credentials(
     registry, org, repo_name, monkeypatch
 ):

@@ -55,7 +55,10 @@ class Command(BaseCommand):
         parser.add_argument("--format", choices=FORMATS, default="table")
         parser.add_argument("--json", action="store_true", help="Same as --format json")
         parser.add_argument(
-            "--fail-on", choices=FAIL_ON, metavar="SEVERITY", help=", ".join(FAIL_ON)
+            "--fail-on",
+            choices=FAIL_ON,
+            metavar="SEVERITY",
+            help=", ".join(FAIL_ON) + " (a known-exploited vulnerability meets any threshold)",
         )
         parser.add_argument("--output", metavar="FILE", help="Write the report here, not stdout")
         parser.add_argument("--org", help="Organization (default: the only one)")
@@ -169,13 +172,17 @@ def _package(p) -> dict:
     }
 
 
+def _gate_level(finding: dict) -> int:
+    """A finding's level for ``--fail-on``: its severity, except that a vulnerability known to
+    be exploited (CISA KEV) meets every threshold, rated or not (Debian's DSA records, for one,
+    carry no severity, and "known exploited" is exactly what a gate must stop)."""
+    if finding.get("kev"):
+        return SEVERITY_ORDER["critical"]
+    return SEVERITY_ORDER.get(str(finding.get("severity") or "unknown").lower(), 0)
+
+
 def _worst(reports: list[dict]) -> int:
-    severities = [
-        SEVERITY_ORDER.get(str(f.get("severity") or "unknown").lower(), 0)
-        for r in reports
-        for f in r["findings"]
-    ]
-    return max(severities, default=-1)
+    return max((_gate_level(f) for r in reports for f in r["findings"]), default=-1)
 
 
 def _table(reports: list[dict]) -> str:
