@@ -67,12 +67,17 @@ def image_statuses(instance: Instance, run_id: int) -> dict[str, int]:
 
 
 def scan_with_workers(
-    ctx: Context, instance: Instance, timeout: float = 3600, access: AccessLog | None = None
+    ctx: Context,
+    instance: Instance,
+    timeout: float = 3600,
+    access: AccessLog | None = None,
+    stall: float = 180,
 ) -> dict:
     """Enqueue a scan of integration ``bench`` and wait for the workers to finish it.
 
     Returns the run row, the per-image statuses, wall seconds and the registry's request counts.
-    Raises RuntimeError when it does not finish within ``timeout`` seconds.
+    Raises RuntimeError when it does not finish within ``timeout`` seconds, or when no image
+    changes state for ``stall`` seconds (dead workers: the error quotes qcluster.log).
     """
     before = last_run(instance)
     access = access or ctx.access_log
@@ -81,13 +86,19 @@ def scan_with_workers(
     enqueue = instance.manage("runscan", "--registry", "bench", "--json", check=False)
     if enqueue.code not in (0, 1):
         raise RuntimeError(f"runscan exited {enqueue.code}: {enqueue.stderr[-2000:]}")
+    progress, moved = None, time.perf_counter()
     while time.perf_counter() - started < timeout:
         run = last_run(instance)
         if run and (not before or run["id"] != before["id"]) and run["status"] in FINISHED:
             break
+        state = (run, image_statuses(instance, run["id"]) if run else None)
+        if state != progress:
+            progress, moved = state, time.perf_counter()
+        elif time.perf_counter() - moved > stall:
+            raise RuntimeError(f"no progress for {stall:.0f} s: {_log_tail(instance)}")
         time.sleep(0.2)
     else:
-        raise RuntimeError("the scan did not finish in time; see qcluster.log")
+        raise RuntimeError(f"the scan did not finish in time: {_log_tail(instance)}")
     wall = time.perf_counter() - started
     counts = access.counts()
     return {
@@ -96,6 +107,12 @@ def scan_with_workers(
         "wall_s": round(wall, 2),
         "registry": counts,
     }
+
+
+def _log_tail(instance: Instance) -> str:
+    log_file = instance.root / "qcluster.log"
+    lines = log_file.read_text(errors="replace").splitlines() if log_file.exists() else []
+    return f"{log_file}: " + " | ".join(lines[-3:])
 
 
 def layer_split(ctx: Context, counts: RequestCounts) -> dict:
