@@ -27,7 +27,8 @@ lint: install
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
 
 bench: install
-	$(PY) -m bench
+	$(PY) -m pip install -q -e '.[test,bench]'
+	$(PY) -m bench $(ARGS)
 
 clean:
 	rm -rf $(VENV) data test-output
