@@ -31,7 +31,7 @@ from django.utils.safestring import SafeString
 from scans.columns import IntervalColumn, LocalTimeColumn, SeverityCountsColumn
 from scans.templatetags.scan_extras import SEVERITIES
 
-from .models import Registry
+from .models import Registry, RegistryAccess
 
 __all__ = ["RegistryTable", "attach_open_counts", "registry_rows"]
 
@@ -165,9 +165,41 @@ class RegistryTable(tables.Table):
             self.columns.hide("actions")
 
     def render_access(self, record: Registry) -> SafeString:
+        # Private integrations were made on purpose; the others say how and when they were seen.
+        return render_to_string("integrations/_access_cell.html", {"r": record})
+
+    def render_provider(self, record: Registry) -> SafeString:
+        quota = record.provider_state or {}
+        if "pull_ratelimit_remaining" not in quota:
+            return format_html("{}", record.get_provider_display())
         return format_html(
-            '<span class="pill access-{}">{}</span>', record.access, record.get_access_display()
+            '{}<br><span class="muted small" title="Docker Hub pull quota, as of the last scan">'
+            "{} of {} pulls left</span>",
+            record.get_provider_display(),
+            quota["pull_ratelimit_remaining"],
+            quota.get("pull_ratelimit_limit", "?"),
         )
 
     def render_actions(self, record: Registry) -> SafeString:
         return render_to_string("integrations/_row_menu.html", {"r": record})
+
+
+def access_tabs(registries: Any, current: str) -> list[dict[str, Any]]:
+    """Filter tabs (All, Private, Public/Manual, System-managed) with their counts: one query."""
+    counts = dict(
+        registries.order_by()
+        .values_list("access")
+        .annotate(n=Count("id"))
+        .values_list("access", "n")
+    )
+    tabs = [{"value": "", "label": "All", "count": sum(counts.values()), "current": not current}]
+    for value, label in RegistryAccess.choices:
+        tabs.append(
+            {
+                "value": value,
+                "label": label,
+                "count": counts.get(value, 0),
+                "current": current == value,
+            }
+        )
+    return tabs

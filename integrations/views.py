@@ -32,10 +32,10 @@ from .forms import (
     decompose_schedule,
     split_lines,
 )
-from .models import Registry
+from .models import Registry, RegistryAccess
 from .providers import PROVIDERS, get_provider_class
 from .providers.base import Provider, ProviderError
-from .tables import RegistryTable, attach_open_counts, registry_rows
+from .tables import RegistryTable, access_tabs, attach_open_counts, registry_rows
 
 STEPS = [
     ("details", "Details"),
@@ -75,7 +75,12 @@ def _provider_cards() -> list[dict[str, Any]]:
 
 @require_GET
 def registry_list(request: HttpRequest) -> HttpResponse:
-    table = RegistryTable(registry_rows(for_org(Registry, request.organization)))
+    registries = for_org(Registry, request.organization)
+    access = request.GET.get("access", "")
+    tabs = access_tabs(registries, access)
+    if access in RegistryAccess.values:
+        registries = registries.filter(access=access)
+    table = RegistryTable(registry_rows(registries))
     RequestConfig(request, paginate={"per_page": 50}).configure(table)
     attach_open_counts(table)
     table.before_render(request)
@@ -86,6 +91,7 @@ def registry_list(request: HttpRequest) -> HttpResponse:
             "table": table,
             "providers": _provider_cards(),
             "has_rows": bool(table.page.paginator.count),
+            "access_tabs": tabs,
         },
     )
 
