@@ -3,19 +3,29 @@ once (cached in ``Layer``), keep one ``Sbom`` per manifest digest, and record im
 
 Idempotent and safe for concurrent workers: layers and SBOMs are keyed by digest under unique
 constraints, so two workers scanning images that share a layer (or the same image) at once
-both finish with the same single row; at worst a layer is analyzed twice, never stored twice.
+both finish with the same single row. A layer that is not cached yet is claimed first (see
+``_claim``): the other worker waits for the claimer's result instead of downloading it again,
+and takes the claim over if the claimer fails or dies.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
+import threading
+import time
+import uuid
 import warnings
 from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import BinaryIO
 
 import requests
 import urllib3
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -100,15 +110,29 @@ def _layer_result(
     budget: Budget,
     versions: dict[str, int],
 ) -> LayerResult:
-    """The analysis of one layer: from the cache when its analyzer versions match, else streamed."""
-    cached = Layer.objects.filter(digest=layer.digest).first()
-    if cached is not None and cached.analyzer_versions == versions:
-        return LayerResult.from_dict(layer.digest, cached.result)
+    """The analysis of one layer: from the cache when its analyzer versions match, else streamed.
+
+    Only the worker holding the layer's claim streams it; another one polls (autocommit reads,
+    no transaction held) until the result is stored, or takes the claim over once it is
+    released (the claimer failed) or stale (the claimer died)."""
+    owner = _claim_owner()
+    while True:
+        row = Layer.objects.filter(digest=layer.digest).first()
+        if _is_result(row, versions):
+            return LayerResult.from_dict(layer.digest, row.result)
+        if _claim(layer, row, owner):
+            break
+        if row is not None:  # someone else's fresh claim: wait for its result
+            _pause()
     try:
-        with client.open_blob(repository, layer.digest) as stream:
-            result = analyze_layer(layer.digest, stream, limits=limits, budget=budget)
-    except ScanError as e:
-        raise ScanError(f"Layer {layer.digest}: {e}") from None
+        row = Layer.objects.filter(digest=layer.digest).first()
+        if _is_result(row, versions):  # stored between our read and our claim
+            _release(layer.digest, owner)
+            return LayerResult.from_dict(layer.digest, row.result)
+        result = _stream_layer(client, repository, layer, limits, budget, owner)
+    except BaseException:
+        _release(layer.digest, owner)
+        raise
     Layer.objects.update_or_create(
         digest=layer.digest,
         defaults={
@@ -116,9 +140,112 @@ def _layer_result(
             "media_type": layer.media_type,
             "analyzer_versions": versions,
             "result": result.to_dict(),
+            "claimed_by": "",
+            "claimed_at": None,
         },
     )
     return result
+
+
+def _stream_layer(
+    client: DistributionClient,
+    repository: str,
+    layer: Descriptor,
+    limits: Limits,
+    budget: Budget,
+    owner: str,
+) -> LayerResult:
+    """Stream and analyze one layer, refreshing our claim as the blob is read."""
+    try:
+        with client.open_blob(repository, layer.digest) as stream:
+            beating = _Heartbeat(stream, layer.digest, owner, claim_seconds() / 4)
+            return analyze_layer(layer.digest, beating, limits=limits, budget=budget)
+    except ScanError as e:
+        raise ScanError(f"Layer {layer.digest}: {e}") from None
+
+
+# Layer claims: "being analyzed by X since T", so two workers never download one layer twice.
+
+_CLAIM_POLL_SECONDS = 0.25
+
+
+def claim_seconds() -> float:
+    """After how long without a sign of life a layer claim is stale and may be taken over:
+    REGSCAN_LAYER_CLAIM_SECONDS, by default three request timeouts (a claimer refreshes its
+    claim at least every quarter of this while it reads, and each read is bounded by the
+    request timeout)."""
+    configured = getattr(settings, "REGSCAN_LAYER_CLAIM_SECONDS", None)
+    return float(configured or 3 * settings.REGSCAN_REQUEST_TIMEOUT)
+
+
+def _claim_owner() -> str:
+    """Who claims: host, process and thread, plus a nonce so a reused thread id never matches."""
+    ident = f"{socket.gethostname()[:120]}:{os.getpid()}:{threading.get_ident()}"
+    return f"{ident}:{uuid.uuid4().hex[:8]}"
+
+
+def _is_result(row: Layer | None, versions: dict[str, int]) -> bool:
+    """Whether ``row`` holds a finished analysis by the current analyzers (a bare claim row has
+    no analyzer versions, so it never counts)."""
+    return row is not None and bool(row.analyzer_versions) and row.analyzer_versions == versions
+
+
+def _claim(layer: Descriptor, row: Layer | None, owner: str) -> bool:
+    """Claim ``layer`` for ``owner``; False when another worker holds a fresh claim.
+
+    Race-free: a new row is created under the unique digest (IntegrityError: someone else won),
+    an existing one is taken by a conditional UPDATE only when unclaimed or stale."""
+    now = timezone.now()
+    if row is None:
+        try:
+            with transaction.atomic():
+                Layer.objects.create(
+                    digest=layer.digest,
+                    size=layer.size,
+                    media_type=layer.media_type,
+                    claimed_by=owner,
+                    claimed_at=now,
+                )
+        except IntegrityError:
+            return False
+        return True
+    stale = now - timedelta(seconds=claim_seconds())
+    free = Q(claimed_by="") | Q(claimed_at__isnull=True) | Q(claimed_at__lt=stale)
+    taken = Layer.objects.filter(Q(pk=row.pk) & free).update(claimed_by=owner, claimed_at=now)
+    if taken and row.claimed_by:
+        log.warning("Took over the stale claim on layer %s from %s", layer.digest, row.claimed_by)
+    return bool(taken)
+
+
+def _release(digest: str, owner: str) -> None:
+    """Drop ``owner``'s claim on ``digest`` (a waiting worker then analyzes the layer itself)."""
+    Layer.objects.filter(digest=digest, claimed_by=owner).update(claimed_by="", claimed_at=None)
+
+
+def _pause() -> None:
+    """Wait a moment before polling a claimed layer again."""
+    time.sleep(_CLAIM_POLL_SECONDS)
+
+
+class _Heartbeat:
+    """A blob stream that refreshes its reader's layer claim every ``interval`` seconds of
+    reading, so a slow but live download is never taken for a dead one."""
+
+    def __init__(self, stream: BinaryIO, digest: str, owner: str, interval: float) -> None:
+        self._stream = stream
+        self._digest = digest
+        self._owner = owner
+        self._interval = interval
+        self._last = time.monotonic()
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._stream.read(size)
+        if time.monotonic() - self._last >= self._interval:
+            self._last = time.monotonic()
+            Layer.objects.filter(digest=self._digest, claimed_by=self._owner).update(
+                claimed_at=timezone.now()
+            )
+        return data
 
 
 def _save_sbom(platform_image: PlatformImage, inventory: Inventory, versions: dict) -> Sbom:

@@ -6,7 +6,11 @@ from django.db import models
 
 
 class Layer(models.Model):
-    """One analyzed layer blob; its result is reused by every image that shares the layer."""
+    """One analyzed layer blob; its result is reused by every image that shares the layer.
+
+    A row is a finished result only when ``analyzer_versions`` is non-empty and current. While a
+    worker streams the layer, ``claimed_by``/``claimed_at`` say who and since when (refreshed as
+    it reads); other workers wait for that result instead of downloading the blob again."""
 
     digest = models.CharField(max_length=100, unique=True)
     size = models.BigIntegerField(default=0)
@@ -14,6 +18,8 @@ class Layer(models.Model):
     analyzer_versions = models.JSONField(default=dict, blank=True)
     result = models.JSONField(default=dict, blank=True)
     analyzed_at = models.DateTimeField(auto_now=True)
+    claimed_by = models.CharField(max_length=200, blank=True, help_text="Worker analyzing it")
+    claimed_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return self.digest
