@@ -195,6 +195,12 @@ REGSCAN_MAX_TAR_ENTRIES = env.int("REGSCAN_MAX_TAR_ENTRIES", default=2_000_000)
 REGSCAN_REQUEST_TIMEOUT = env.float("REGSCAN_REQUEST_TIMEOUT", default=30.0)
 REGSCAN_REGISTRY_CONCURRENCY = env.int("REGSCAN_REGISTRY_CONCURRENCY", default=4)
 REGSCAN_STALE_RUN_MINUTES = env.int("REGSCAN_STALE_RUN_MINUTES", default=60)
+# How long a worker's claim on a layer it is downloading stays valid without progress; another
+# worker waits for the result meanwhile instead of downloading the same layer (default 3x the
+# request timeout).
+REGSCAN_LAYER_CLAIM_SECONDS = env.float(
+    "REGSCAN_LAYER_CLAIM_SECONDS", default=3 * REGSCAN_REQUEST_TIMEOUT
+)
 # Vulnerability sources refreshed by the schedule: URLs or paths, comma separated.
 REGSCAN_VULN_SOURCES = env.list("REGSCAN_VULN_SOURCES", default=[])
 REGSCAN_VULN_REFRESH_CRON = env.str("REGSCAN_VULN_REFRESH_CRON", default="30 3 * * *")
