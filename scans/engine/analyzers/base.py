@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from fnmatch import fnmatchcase
 from typing import ClassVar
 
@@ -12,7 +13,7 @@ from ..types import AnalyzerOutput, OsInfo, Package, ScanError
 __all__ = ["Analyzer", "build_purl", "decode_field"]
 
 
-class Analyzer:
+class Analyzer(ABC):
     """Reads the files it declares and returns what it found in them.
 
     ``required_paths`` are exact root-relative paths; ``required_globs`` are ``fnmatch``
@@ -28,13 +29,13 @@ class Analyzer:
             fnmatchcase(path, glob) for glob in self.required_globs
         )
 
+    @abstractmethod
     def analyze(self, path: str, content: bytes) -> AnalyzerOutput:
         """Parse one claimed file. Raises ScanError for hostile content (see decode_field)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def purl(self, package: Package, os: OsInfo | None) -> str:
         """The package URL of ``package`` in an image whose OS is ``os``."""
-        raise NotImplementedError
 
     def finalize(self, packages: list[Package]) -> list[Package]:
         """Last pass over this analyzer's packages of the whole image (e.g. de-duplication)."""
