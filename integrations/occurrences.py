@@ -23,6 +23,7 @@ from .models import Registry, RegistryAccess
 __all__ = [
     "DOCKER_HUB_HOST",
     "find_integration",
+    "adopt_occurrences",
     "integration_hosts",
     "record_registry_occurrence",
     "registry_host",
@@ -108,6 +109,42 @@ def find_integration(org: Organization, host: str) -> Registry | None:
         if wanted in integration_hosts(registry):
             return registry
     return None
+
+
+def adopt_occurrences(integration: Registry) -> list[str]:
+    """Move what regscan recorded under non-private registries at ``integration``'s hosts
+    (single-image scans, running images) onto the new integration, then remove them.
+
+    Without this, images first seen by ``scanimage`` or ``k8sdiscover`` would stay under their
+    Public/Manual or System-managed row and show their findings twice once the integration
+    scans them too. Every row pointing at a registry (repositories with their tags, images
+    with their SBOM links and findings, scan runs, running images, risk acceptances) is moved
+    with one UPDATE per relation, found through ``Registry``'s reverse foreign keys so this
+    module needs no knowledge of the scans app. Meant for a fresh integration (it has no rows
+    of its own that could collide). Returns the names of the registries adopted.
+    """
+    hosts = integration_hosts(integration)
+    adopted = []
+    occurrences = Registry.objects.filter(organization_id=integration.organization_id).exclude(
+        access=RegistryAccess.PRIVATE
+    )
+    for occurrence in occurrences:
+        try:
+            host = registry_host(occurrence.url)
+        except ValueError:
+            continue
+        if host not in hosts:
+            continue
+        with transaction.atomic():
+            for relation in Registry._meta.related_objects:
+                if relation.one_to_many:
+                    field = relation.field.name
+                    relation.related_model._default_manager.filter(**{field: occurrence}).update(
+                        **{field: integration}
+                    )
+            occurrence.delete()
+        adopted.append(occurrence.name)
+    return adopted
 
 
 def record_registry_occurrence(

@@ -24,6 +24,7 @@ from accounts.models import Organization
 from accounts.services import ensure_service_user
 
 from .models import Registry, RegistryAccess
+from .occurrences import adopt_occurrences
 from .providers import get_provider, get_provider_class
 from .providers.base import Provider, ProviderConfig, ProviderError
 
@@ -121,10 +122,13 @@ def create_registry(
     _validate(registry)
     with transaction.atomic():
         registry.save()
+        adopted = adopt_occurrences(registry)
         if registry.enabled:
             ensure_service_user(org)
         _schedules().sync_schedule(registry)
     log.info("Integration %s (%s) created in %s", registry.name, registry.provider, org)
+    if adopted:
+        log.info("Integration %s took over the images seen at %s", registry.name, adopted)
     if initial_scan and registry.enabled:
         orch = _orchestration()
         orch.request_scan(registry, trigger="initial", actor=org.service_user)
